@@ -1,0 +1,26 @@
+# make run   — the main job (no download, no data argument)
+# make test  — the whole test suite (lint, unit tests, doctests)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+run: $(VENV)/.installed
+	$(PY) examples/simple_sequencer.py
+
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks.step_modules
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,56 @@
+"""Helpers for nested tuples of tensors (states such as ``(h, c)`` or deeper)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+def map_tensors(fn: Callable[[torch.Tensor], Any], obj: Any) -> Any:
+    """Apply ``fn`` to every tensor in a nested tuple/list, keeping the structure."""
+    if isinstance(obj, torch.Tensor):
+        return fn(obj)
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(map_tensors(fn, o) for o in obj)
+    return obj
+
+
+def flatten(obj: Any) -> list[torch.Tensor]:
+    """The tensors of a nested tuple/list, depth-first."""
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (tuple, list)):
+        return [t for o in obj for t in flatten(o)]
+    return []
+
+
+def unflatten(template: Any, tensors: list[torch.Tensor]) -> Any:
+    """Inverse of :func:`flatten`: rebuild ``template``'s structure from ``tensors``."""
+    it = iter(tensors)
+
+    def build(obj):
+        if isinstance(obj, torch.Tensor):
+            return next(it)
+        if isinstance(obj, (tuple, list)):
+            return type(obj)(build(o) for o in obj)
+        return obj
+
+    return build(template)
+
+
+def first_tensor(obj: Any) -> torch.Tensor | None:
+    """The first tensor of a nested structure, depth-first (it decides batch size and masks)."""
+    if isinstance(obj, torch.Tensor):
+        return obj
+    if isinstance(obj, (tuple, list)):
+        for o in obj:
+            t = first_tensor(o)
+            if t is not None:
+                return t
+    return None
+
+
+def detach(obj: Any) -> Any:
+    return map_tensors(lambda t: t.detach(), obj)

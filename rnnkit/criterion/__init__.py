@@ -1,0 +1,1 @@
+"""Criteria over sequences."""

@@ -1,0 +1,34 @@
+"""RepeaterCriterion: one target for every step, the original ``nn.RepeaterCriterion``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import _seqio
+
+
+class RepeaterCriterion(nn.Module):
+    """``loss = Σ_t criterion(input[t], target)``: the same target at every step.
+
+    Shape:
+        ``input (T, N, *)`` or a list of ``T`` step inputs; ``target (N, …)`` → scalar.
+
+    Example:
+        >>> crit = RepeaterCriterion(nn.NLLLoss())
+        >>> log_probs = torch.randn(3, 4, 10).log_softmax(-1)
+        >>> crit(log_probs, torch.randint(10, (4,))).shape
+        torch.Size([])
+    """
+
+    def __init__(self, criterion: nn.Module) -> None:
+        super().__init__()
+        if not callable(criterion):
+            raise TypeError(f"RepeaterCriterion: expected a criterion module, got {type(criterion).__name__}")
+        self.criterion = criterion
+
+    def forward(self, input: Any, target: Any) -> torch.Tensor:
+        inputs, _ = _seqio.split(type(self).__name__, input)
+        return sum(self.criterion(x, target) for x in inputs)

@@ -1,0 +1,1 @@
+"""Stateless helper layers that are neither cells nor sequencers."""

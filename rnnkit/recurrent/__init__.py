@@ -1,0 +1,1 @@
+"""Tier 2: step modules, which own time, state and ``rho``."""

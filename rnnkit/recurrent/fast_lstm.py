@@ -1,0 +1,114 @@
+"""FastLSTM: LSTM without peepholes, all gates in one matrix product.
+
+Replaces the original ``nn.FastLSTM`` (Element-Research/rnn), including its optional
+recurrent batch normalisation (Cooijmans et al. 2016, "Recurrent Batch Normalization").
+Parameters use ``torch.nn.LSTM``'s names and layout (gates ``[i, f, g, o]``), so
+``FastLSTM`` and ``torch.nn.LSTM`` weights copy across unchanged.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+from .._checks import expect_features, expect_positive_int
+from ..cells.lstm import lstm_pointwise, lstm_step
+from ._params import new_parameter, uniform_init, zeros_state
+from .abstract import AbstractRecurrent
+
+
+class FastLSTM(AbstractRecurrent):
+    """LSTM step module with fused gates.
+
+    ``a = W_ih x + b_ih + W_hh h + b_hh``; ``i, f, o = σ(·)``, ``g = tanh(·)``;
+    ``c' = f ⊙ c + i ⊙ g``; ``h' = o ⊙ tanh(c')``.
+
+    With ``batchnorm=True`` (Cooijmans et al.): ``a = BN(W_ih x) + BN(W_hh h) + b`` and
+    ``h' = o ⊙ tanh(BN(c'))``; the three ``BatchNorm1d`` modules (``bn_ih``, ``bn_hh``,
+    ``bn_c``) are shared by all time steps, their scales start at 0.1, and ``eps``,
+    ``momentum``, ``affine`` are passed to them.
+
+    Args:
+        input_size: ``D``. output_size: ``H``. rho: BPTT truncation.
+
+    Shape:
+        step input ``(N, D)`` → output ``(N, H)``.
+
+    State:
+        ``(h, c)``, each ``(N, H)``.
+
+    Example:
+        >>> lstm = FastLSTM(10, 20)
+        >>> h = lstm(torch.randn(4, 10))  # step 1
+        >>> h = lstm(torch.randn(4, 10))  # step 2
+        >>> h.shape
+        torch.Size([4, 20])
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        rho: int = 9999,
+        *,
+        batchnorm: bool = False,
+        eps: float = 0.1,
+        momentum: float = 0.1,
+        affine: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(rho)
+        name = type(self).__name__
+        self.input_size = expect_positive_int(name, input_size, "input_size")
+        self.output_size = expect_positive_int(name, output_size, "output_size")
+        self.batchnorm = bool(batchnorm)
+        H, D = output_size, input_size
+        kw = dict(device=device, dtype=dtype)
+        self.weight_ih = new_parameter(4 * H, D, **kw)
+        self.weight_hh = new_parameter(4 * H, H, **kw)
+        if self.batchnorm:
+            # BN cancels any bias before it; one learned bias follows the recurrent BN.
+            self.bias = new_parameter(4 * H, **kw)
+            bn = dict(eps=eps, momentum=momentum, affine=affine, **kw)
+            self.bn_ih = nn.BatchNorm1d(4 * H, **bn)
+            self.bn_hh = nn.BatchNorm1d(4 * H, **bn)
+            self.bn_c = nn.BatchNorm1d(H, **bn)
+        else:
+            self.bias_ih = new_parameter(4 * H, **kw)
+            self.bias_hh = new_parameter(4 * H, **kw)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        uniform_init(self, self.output_size)
+        if self.batchnorm:
+            for bn in (self.bn_ih, self.bn_hh, self.bn_c):
+                bn.reset_parameters()
+                if bn.affine:
+                    nn.init.constant_(bn.weight, 0.1)
+
+    def check_input(self, x) -> None:
+        expect_features(type(self).__name__, x, self.input_size)
+
+    def initial_state(self, x):
+        zeros = zeros_state(x, self.output_size, self.weight_ih)
+        return zeros, zeros
+
+    def recurrent_step(self, x, state):
+        h, c = state
+        if not self.batchnorm:
+            h, c = lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+            return h, (h, c)
+        gates = (
+            self.bn_ih(F.linear(x, self.weight_ih))
+            + self.bn_hh(F.linear(h, self.weight_hh))
+            + self.bias
+        )
+        h, c = lstm_pointwise(gates, c, self.bn_c)
+        return h, (h, c)
+
+    def extra_repr(self) -> str:
+        parts = [f"{self.input_size}, {self.output_size}", super().extra_repr()]
+        if self.batchnorm:
+            parts.append("batchnorm=True")
+        return ", ".join(p for p in parts if p)

@@ -1,0 +1,89 @@
+"""MuFuRu: the Multi-Function Recurrent Unit (Weissenborn & Rocktäschel 2016), the original ``nn.MuFuRu``."""
+
+from __future__ import annotations
+
+import torch  # noqa: F401  (used in the docstring example)
+
+from .._checks import expect_features, expect_positive_int
+from ..cells.mufuru import MUFURU_OPS, mufuru_step
+from ._params import new_parameter, uniform_init, zeros_state
+from .abstract import AbstractRecurrent
+
+
+class MuFuRu(AbstractRecurrent):
+    """Multi-Function Recurrent Unit step module.
+
+    ``r = σ(W_xr x + b_xr + W_sr s + b_sr)``; ``v = σ(W_v [x, r ⊙ s] + b_v)``;
+    ``p = softmax over ops of (W_p [x, s] + b_p)`` (per hidden unit);
+    ``s' = Σ_j p_j ⊙ op_j(s, v)`` with ops ``keep = s``, ``replace = v``, ``mul = s ⊙ v``,
+    ``diff = s - v``, ``forget = 0``, ``sqrt_diff = ¼ √|s - v|``, ``max``, ``min``.
+    ``keep`` + ``replace`` alone is a GRU-like unit.
+
+    Args:
+        ops: any non-empty subset of the eight op names (all by default), in any order.
+
+    Shape:
+        step input ``(N, D)`` → output ``(N, H)``.
+
+    State:
+        ``s (N, H)``.
+
+    Example:
+        >>> cell = MuFuRu(10, 20, ops=("keep", "replace", "max"))
+        >>> cell(torch.randn(4, 10)).shape
+        torch.Size([4, 20])
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        ops=None,
+        rho: int = 9999,
+        *,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(rho)
+        name = type(self).__name__
+        self.input_size = expect_positive_int(name, input_size, "input_size")
+        self.output_size = expect_positive_int(name, output_size, "output_size")
+        ops = tuple(MUFURU_OPS) if ops is None else tuple(ops)
+        unknown = [o for o in ops if o not in MUFURU_OPS]
+        if not ops or unknown or len(set(ops)) != len(ops):
+            raise ValueError(
+                f"{name}: expected a non-empty subset of {sorted(MUFURU_OPS)} without repeats, "
+                f"got {list(ops)}"
+            )
+        self.ops = ops
+        H, D, J = output_size, input_size, len(ops)
+        kw = dict(device=device, dtype=dtype)
+        self.weight_xr = new_parameter(H, D, **kw)
+        self.bias_xr = new_parameter(H, **kw)
+        self.weight_sr = new_parameter(H, H, **kw)
+        self.bias_sr = new_parameter(H, **kw)
+        self.weight_v = new_parameter(H, D + H, **kw)
+        self.bias_v = new_parameter(H, **kw)
+        self.weight_p = new_parameter(J * H, D + H, **kw)
+        self.bias_p = new_parameter(J * H, **kw)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        uniform_init(self, self.output_size)
+
+    def check_input(self, x) -> None:
+        expect_features(type(self).__name__, x, self.input_size)
+
+    def initial_state(self, x):
+        return zeros_state(x, self.output_size, self.weight_xr)
+
+    def recurrent_step(self, x, s):
+        s = mufuru_step(
+            x, s, self.ops, self.weight_xr, self.bias_xr, self.weight_sr, self.bias_sr,
+            self.weight_v, self.bias_v, self.weight_p, self.bias_p,
+        )  # fmt: skip
+        return s, s
+
+    def extra_repr(self) -> str:
+        parts = [f"{self.input_size}, {self.output_size}", f"ops={self.ops}", super().extra_repr()]
+        return ", ".join(p for p in parts if p)

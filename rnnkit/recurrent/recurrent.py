@@ -1,0 +1,92 @@
+"""Recurrent: the original package's first RNN, ``nn.Recurrent`` (Element-Research/rnn).
+
+``h[1] = transfer(start(input(x[1])))``; ``h[t] = transfer(merge(input(x[t]), feedback(h[t-1])))``.
+Used by the Recurrent Attention Model (Mnih et al. 2014) as its core network.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._checks import expect_positive_int
+from ..layers.table import CAddTable
+from .abstract import AbstractRecurrent
+
+
+class Bias(nn.Module):
+    """A learned additive bias of a given shape (the original's ``nn.Add(size)``)."""
+
+    def __init__(self, size, *, device=None, dtype=None) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(torch.Size(size), device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / max(self.bias.numel(), 1) ** 0.5
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.bias
+
+
+def _as_module(module: str, obj: Any, name: str) -> nn.Module:
+    if isinstance(obj, nn.Module):
+        return obj
+    if isinstance(obj, type) and issubclass(obj, nn.Module):
+        return obj()
+    raise TypeError(f"{module}: expected {name} to be an nn.Module or its class, got {obj!r}")
+
+
+class Recurrent(AbstractRecurrent):
+    """Simple RNN from modules: a start module for step 1, then ``input`` merged with ``feedback``.
+
+    Args:
+        start: the hidden size (an int or a shape: a learned bias of that shape, :class:`Bias`)
+            or a module applied to ``input(x[1])`` at the first step.
+        input: module applied to every step input.
+        feedback: module applied to the previous hidden state.
+        transfer: non-linearity (module or module class), ``nn.Sigmoid`` by default.
+        merge: module called as ``merge(input_out, feedback_out)``; addition by default.
+
+    Shape:
+        step input: what ``input`` takes → ``h`` of ``start``'s size, with a leading ``N``.
+
+    State:
+        ``h[t-1]`` (``None`` before the first step, which uses ``start``).
+
+    Example:
+        >>> rnn = Recurrent(7, nn.Embedding(10, 7), nn.Linear(7, 7), nn.Sigmoid)
+        >>> rnn(torch.tensor([1, 2])).shape
+        torch.Size([2, 7])
+    """
+
+    def __init__(
+        self,
+        start: Any,
+        input: nn.Module,
+        feedback: nn.Module,
+        transfer: Any = nn.Sigmoid,
+        rho: int = 99999,
+        merge: nn.Module | None = None,
+    ) -> None:
+        super().__init__(rho)
+        name = type(self).__name__
+        if isinstance(start, int) and not isinstance(start, bool):
+            start = Bias((expect_positive_int(name, start, "start"),))
+        elif isinstance(start, (tuple, list, torch.Size)):
+            start = Bias(start)
+        self.start = _as_module(name, start, "start")
+        self.input = _as_module(name, input, "input")
+        self.feedback = _as_module(name, feedback, "feedback")
+        self.transfer = _as_module(name, transfer, "transfer")
+        self.merge = CAddTable() if merge is None else _as_module(name, merge, "merge")
+
+    def recurrent_step(self, x, h_prev):
+        if h_prev is None:
+            h = self.transfer(self.start(self.input(x)))
+        else:
+            h = self.transfer(self.merge(self.input(x), self.feedback(h_prev)))
+        return h, h

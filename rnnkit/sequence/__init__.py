@@ -1,0 +1,1 @@
+"""Tier 3: modules that own whole sequences."""

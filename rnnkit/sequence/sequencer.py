@@ -1,0 +1,80 @@
+"""Sequencer: applies a step module (or any module) to every step of a sequence.
+
+Replaces the original ``nn.Sequencer`` (Element-Research/rnn). Non-recurrent modules are
+wrapped in a ``Recursor``, so one ``Sequencer`` can drive an ``nn.Sequential`` that mixes
+step modules (``FastLSTM``, ``GRU`` …) with ordinary ones (``nn.Linear``, ``nn.Dropout``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import _seqio
+from .._checks import expect_integer
+from ..recurrent.abstract import AbstractRecurrent, sequence_window
+from ..recurrent.recursor import Recursor
+from .abstract import AbstractSequencer
+
+
+def _first_leaf(module: nn.Module) -> nn.Module:
+    """The first module that sees the step input (through Recursors and containers)."""
+    while not isinstance(module, nn.Embedding):
+        children = list(module.children())
+        if not children or (isinstance(module, AbstractRecurrent) and not isinstance(module, Recursor)):
+            return module
+        module = children[0]
+    return module
+
+
+def as_step_module(module: nn.Module) -> AbstractRecurrent:
+    """``module`` itself if it is a step module, else ``Recursor(module)``."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"expected an nn.Module, got {type(module).__name__}")
+    return module if isinstance(module, AbstractRecurrent) else Recursor(module)
+
+
+class Sequencer(AbstractSequencer):
+    """Applies ``module`` to each step of a sequence, carrying the step modules' state.
+
+    ``Sequencer(m)(x)[t] == m(x[t])`` called for ``t = 0 .. T-1`` in order, after
+    ``forget()`` (unless remembering). Each step module's ``rho`` is respected: with
+    ``T > rho``, the first ``T - rho`` steps run without a graph and pass no gradient.
+
+    Args:
+        module: a step module, or any module (wrapped in a ``Recursor``).
+        batch_first: tensors are ``(N, T, *)`` instead of ``(T, N, *)``.
+
+    Shape:
+        ``(T, N, *)`` tensor → ``(T, N, *)`` tensor; a list of ``T`` step values → a list
+        of ``T`` outputs (also when the step outputs are tuples).
+
+    Example:
+        >>> model = Sequencer(nn.Sequential(FastLSTM(10, 20), nn.Linear(20, 5)))
+        >>> model(torch.randn(7, 4, 10)).shape
+        torch.Size([7, 4, 5])
+        >>> model.remember("both")  # carry the state into the next call (truncated BPTT)
+        Sequencer(...)
+    """
+
+    def __init__(self, module: nn.Module, batch_first: bool = False) -> None:
+        super().__init__()
+        self.module = as_step_module(module)
+        self.batch_first = bool(batch_first)
+        self._takes_indices = isinstance(_first_leaf(self.module), nn.Embedding)
+
+    def forward(self, input: Any) -> Any:
+        name = type(self).__name__
+        steps, as_tensor = _seqio.split(name, input, self.batch_first)
+        if self._takes_indices and isinstance(steps[0], torch.Tensor):
+            expect_integer(f"{name} (its first layer is an nn.Embedding)", steps[0])
+        self.begin_call()
+        with sequence_window(self.module, len(steps)):
+            outputs = [self.module(x) for x in steps]
+        return _seqio.join(outputs, as_tensor, self.batch_first)
+
+    def extra_repr(self) -> str:
+        parts = ["batch_first=True" if self.batch_first else "", super().extra_repr()]
+        return ", ".join(p for p in parts if p)
