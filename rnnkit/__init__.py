@@ -8,9 +8,14 @@ This module is the public index: every public name is re-exported here and nothi
 happens here.
 """
 
+from .criterion.mask_zero_criterion import MaskZeroCriterion
 from .criterion.repeater_criterion import RepeaterCriterion
 from .criterion.sequencer_criterion import SequencerCriterion
+from .layers.reverse_sequence import SeqReverseSequence
 from .layers.table import CAddTable, JoinTable, ParallelTable, SelectTable
+from .masking.lookup_table_mask_zero import LookupTableMaskZero
+from .masking.mask_zero import MaskZero
+from .masking.trim_zero import TrimZero
 from .recurrent.abstract import AbstractRecurrent
 from .recurrent.fast_lstm import FastLSTM
 from .recurrent.gru import GRU
@@ -21,7 +26,13 @@ from .recurrent.recurrence import Recurrence
 from .recurrent.recurrent import Bias, Recurrent
 from .recurrent.recursor import Recursor
 from .sequence.abstract import AbstractSequencer
+from .sequence.bisequencer import BiSequencer
+from .sequence.bisequencer_lm import BiSequencerLM
 from .sequence.repeater import Repeater
+from .sequence.seq_brnn import SeqBRNN
+from .sequence.seq_gru import SeqGRU
+from .sequence.seq_lstm import SeqLSTM, SeqLSTMP
+from .sequence.seq_rnn import SeqRNN, VanillaRNN
 from .sequence.sequencer import Sequencer
 
 __version__ = "0.1.0"
@@ -30,11 +41,16 @@ __all__ = [
     "AbstractRecurrent",
     "AbstractSequencer",
     "Bias",
+    "BiSequencer",
+    "BiSequencerLM",
     "CAddTable",
     "FastLSTM",
     "GRU",
     "JoinTable",
     "LSTM",
+    "LookupTableMaskZero",
+    "MaskZero",
+    "MaskZeroCriterion",
     "MuFuRu",
     "NormStabilizer",
     "ParallelTable",
@@ -44,7 +60,15 @@ __all__ = [
     "Repeater",
     "RepeaterCriterion",
     "SelectTable",
+    "SeqBRNN",
+    "SeqGRU",
+    "SeqLSTM",
+    "SeqLSTMP",
+    "SeqRNN",
+    "SeqReverseSequence",
     "Sequencer",
     "SequencerCriterion",
+    "TrimZero",
+    "VanillaRNN",
     "norm_stabilizer_penalty",
 ]

@@ -15,7 +15,9 @@ import torch
 from . import _nest
 
 
-def split(module: str, seq: Any, batch_first: bool = False, what: str = "input") -> tuple[list, bool]:
+def split(
+    module: str, seq: Any, batch_first: bool = False, what: str = "input"
+) -> tuple[list, bool]:
     """``seq`` as a list of step values, and whether it came as a tensor."""
     if isinstance(seq, torch.Tensor):
         if seq.dim() < 2:
@@ -25,11 +27,15 @@ def split(module: str, seq: Any, batch_first: bool = False, what: str = "input")
                 f"tensors, got a tensor of shape {tuple(seq.shape)}"
             )
         if seq.size(1 if batch_first else 0) == 0:
-            raise ValueError(f"{module}: expected a sequence of at least one step, got {what} of shape {tuple(seq.shape)}")
+            raise ValueError(
+                f"{module}: expected a sequence of at least one step, got {what} of shape {tuple(seq.shape)}"
+            )
         return list(seq.unbind(1 if batch_first else 0)), True
     if isinstance(seq, (list, tuple)):
         if not seq:
-            raise ValueError(f"{module}: expected a sequence of at least one step, got an empty {type(seq).__name__}")
+            raise ValueError(
+                f"{module}: expected a sequence of at least one step, got an empty {type(seq).__name__}"
+            )
         check_batch_sizes(module, seq, what)
         return list(seq), False
     raise TypeError(
@@ -42,7 +48,9 @@ def check_batch_sizes(module: str, steps: Sequence, what: str = "input") -> None
     for t, step in enumerate(steps):
         first = _nest.first_tensor(step)
         if first is None:
-            raise TypeError(f"{module}: expected step {t} of the {what} to hold a tensor, got {type(step).__name__}")
+            raise TypeError(
+                f"{module}: expected step {t} of the {what} to hold a tensor, got {type(step).__name__}"
+            )
         sizes.append(first.size(0) if first.dim() > 0 else None)
     if len(set(sizes)) > 1:
         raise ValueError(

@@ -26,7 +26,9 @@ class RepeaterCriterion(nn.Module):
     def __init__(self, criterion: nn.Module) -> None:
         super().__init__()
         if not callable(criterion):
-            raise TypeError(f"RepeaterCriterion: expected a criterion module, got {type(criterion).__name__}")
+            raise TypeError(
+                f"RepeaterCriterion: expected a criterion module, got {type(criterion).__name__}"
+            )
         self.criterion = criterion
 
     def forward(self, input: Any, target: Any) -> torch.Tensor:

@@ -34,7 +34,9 @@ class SequencerCriterion(nn.Module):
     def __init__(self, criterion: nn.Module, size_average: bool = False) -> None:
         super().__init__()
         if not callable(criterion):
-            raise TypeError(f"SequencerCriterion: expected a criterion module, got {type(criterion).__name__}")
+            raise TypeError(
+                f"SequencerCriterion: expected a criterion module, got {type(criterion).__name__}"
+            )
         self.criterion = criterion
         self.size_average = bool(size_average)
 

@@ -29,6 +29,7 @@ from torch import nn
 
 from .. import _nest
 from .._checks import expect_positive_int
+from ..masking.zero_mask import check_n_input_dim, masked_call, zero_masked, zero_rows
 
 
 class _Clock:
@@ -75,6 +76,8 @@ class AbstractRecurrent(nn.Module):
         super().__init__()
         self.rho = expect_positive_int(type(self).__name__, rho, "rho")
         self._user_state_pending = False
+        self.mask_n_input_dim: int | None = None
+        self.trim = False
         self._reset()
 
     # ------------------------------------------------------------------ subclass API
@@ -88,6 +91,35 @@ class AbstractRecurrent(nn.Module):
 
     def check_input(self, x: Any) -> None:
         """Raise ``ValueError``/``TypeError`` if ``x`` is not a valid step input."""
+
+    # ------------------------------------------------------------------ masking
+    def mask_zero(self, n_input_dim: int) -> AbstractRecurrent:
+        """Treat all-zero input rows as padding, here and in every nested step module.
+
+        Where the row of the step input (its first tensor, with ``n_input_dim`` non-batch
+        dims) is all zeros, the output row is zero and the state of that row is reset, so
+        the row's next non-zero step starts as if it were the first. Rows that are not zero
+        are computed exactly as without masking. Returns ``self``.
+        """
+        return self._set_masking(n_input_dim, trim=False)
+
+    def trim_zero(self, n_input_dim: int) -> AbstractRecurrent:
+        """Same results as :meth:`mask_zero`, computing each step only on the non-zero rows."""
+        return self._set_masking(n_input_dim, trim=True)
+
+    def _set_masking(self, n_input_dim: int, trim: bool) -> AbstractRecurrent:
+        check_n_input_dim(type(self).__name__, n_input_dim)
+        nested = list(recurrent_modules(self))[1:]
+        for m in [self, *nested]:
+            m._check_maskable(trim and not nested)
+        self.mask_n_input_dim = n_input_dim
+        # Nested step modules hold state for every row, so a container computes all rows
+        # (masking) and resets the nested states of the padded rows after each step.
+        self.trim = trim and not nested
+        return self
+
+    def _check_maskable(self, trim: bool) -> None:
+        """Raise if this module cannot reset a row's state to its initial state."""
 
     # ------------------------------------------------------------------ state
     def _reset(self, keep_user_state: bool = False) -> None:
@@ -158,11 +190,16 @@ class AbstractRecurrent(nn.Module):
         else:
             self._check_carried_batch(x, state)
 
-        if self._in_grad_window():
-            output, new_state = self.recurrent_step(x, state)
-        else:
-            with torch.no_grad():
+        mask = None
+        if self.mask_n_input_dim is not None:
+            mask = zero_rows(type(self).__name__, x, self.mask_n_input_dim)
+        with contextlib.nullcontext() if self._in_grad_window() else torch.no_grad():
+            if mask is None:
                 output, new_state = self.recurrent_step(x, state)
+            else:
+                output, new_state = masked_call(self.recurrent_step, (x, state), mask, self.trim)
+                for m in list(recurrent_modules(self))[1:]:
+                    m._state = zero_masked(m._state, mask)
 
         keep_graph = self.training and torch.is_grad_enabled()
         if keep_graph and self._window_end is None:
@@ -186,7 +223,10 @@ class AbstractRecurrent(nn.Module):
         return _nest.unflatten((output, new_state), tensors)
 
     def extra_repr(self) -> str:
-        return f"rho={self.rho}" if self.rho != 9999 else ""
+        parts = [f"rho={self.rho}" if self.rho != 9999 else ""]
+        if self.mask_n_input_dim is not None:
+            parts.append(f"{'trim' if self.trim else 'mask'}_zero={self.mask_n_input_dim}")
+        return ", ".join(p for p in parts if p)
 
 
 def recurrent_modules(module: nn.Module) -> Iterator[AbstractRecurrent]:

@@ -98,6 +98,13 @@ class GRU(AbstractRecurrent):
             self._sequence_cache["dropout"] = masks
         return masks
 
+    def _check_maskable(self, trim: bool) -> None:
+        if trim and self.p > 0 and not self.mono:
+            raise ValueError(
+                f"GRU: trim_zero with dropout p={self.p} needs mono=True (one dropout mask row "
+                "shared by the batch), since the number of rows changes from step to step"
+            )
+
     def recurrent_step(self, x, h):
         x_mask, h_mask = self._masks(x)
         h = gru_step(

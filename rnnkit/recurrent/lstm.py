@@ -72,4 +72,6 @@ class LSTM(AbstractRecurrent):
         return h, (h, c)
 
     def extra_repr(self) -> str:
-        return ", ".join(p for p in (f"{self.input_size}, {self.output_size}", super().extra_repr()) if p)
+        return ", ".join(
+            p for p in (f"{self.input_size}, {self.output_size}", super().extra_repr()) if p
+        )

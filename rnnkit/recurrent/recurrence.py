@@ -67,7 +67,9 @@ class Recurrence(AbstractRecurrent):
         super().__init__(rho)
         name = type(self).__name__
         if not isinstance(module, nn.Module):
-            raise TypeError(f"{name}: expected module to be an nn.Module, got {type(module).__name__}")
+            raise TypeError(
+                f"{name}: expected module to be an nn.Module, got {type(module).__name__}"
+            )
         if isinstance(n_input_dim, bool) or not isinstance(n_input_dim, int) or n_input_dim < 0:
             raise ValueError(f"{name}: expected n_input_dim to be an int >= 0, got {n_input_dim!r}")
         self.module = module

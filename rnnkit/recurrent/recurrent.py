@@ -84,6 +84,13 @@ class Recurrent(AbstractRecurrent):
         self.transfer = _as_module(name, transfer, "transfer")
         self.merge = CAddTable() if merge is None else _as_module(name, merge, "merge")
 
+    def _check_maskable(self, trim: bool) -> None:
+        # A reset row would have to restart through ``start``, not from a zero state.
+        raise ValueError(
+            "Recurrent: mask_zero/trim_zero are not supported, because its first step uses "
+            "the start module; build the same RNN with Recurrence to mask it"
+        )
+
     def recurrent_step(self, x, h_prev):
         if h_prev is None:
             h = self.transfer(self.start(self.input(x)))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from torch import nn
 
-from .._checks import expect_positive_int  # noqa: F401  (re-exported for subclasses)
 from ..recurrent.abstract import recurrent_modules
 
 REMEMBER_MODES = ("neither", "both", "train", "eval")
@@ -21,6 +20,9 @@ class AbstractSequencer(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.remember_mode = "neither"
+        # State a whole-sequence module carries into its next call (step modules inside
+        # keep their own); detached, since BPTT is truncated between calls.
+        self._carried = None
 
     def remember(self, mode: str = "both") -> AbstractSequencer:
         """Carry state over between calls: ``'both'``, ``'train'``, ``'eval'`` or ``'neither'``."""
@@ -41,6 +43,7 @@ class AbstractSequencer(nn.Module):
         """Reset the state of every step module inside to zeros."""
         for m in recurrent_modules(self):
             m._reset()
+        self._carried = None
 
     def begin_call(self) -> None:
         """Called at the start of each forward: forget, or detach the carried state.
@@ -54,6 +57,7 @@ class AbstractSequencer(nn.Module):
         else:
             for m in recurrent_modules(self):
                 m._reset(keep_user_state=True)
+            self._carried = None
 
     def train(self, mode: bool = True):
         # As in the original, switching between training and evaluation forgets the state.

@@ -23,7 +23,9 @@ def _first_leaf(module: nn.Module) -> nn.Module:
     """The first module that sees the step input (through Recursors and containers)."""
     while not isinstance(module, nn.Embedding):
         children = list(module.children())
-        if not children or (isinstance(module, AbstractRecurrent) and not isinstance(module, Recursor)):
+        if not children or (
+            isinstance(module, AbstractRecurrent) and not isinstance(module, Recursor)
+        ):
             return module
         module = children[0]
     return module

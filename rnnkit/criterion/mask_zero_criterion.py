@@ -1,0 +1,52 @@
+"""MaskZeroCriterion: a criterion that ignores padded rows, the original ``nn.MaskZeroCriterion``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import _nest
+from ..masking.zero_mask import check_n_input_dim, select_rows, zero_rows
+
+
+class MaskZeroCriterion(nn.Module):
+    """``loss = criterion(input[keep], target[keep])`` where ``keep`` are the rows whose input is not all zeros.
+
+    Averaging criteria therefore average over the real rows only. Masked rows get zero
+    gradient; a batch that is entirely padding gives a loss of exactly 0 (not NaN) with
+    zero gradients. Wrap it in ``SequencerCriterion`` for sequences; the layers before it
+    must keep padded rows at zero (``MaskZero(nn.Linear(...), 1)``, ``MaskZero(nn.LogSoftmax(-1), 1)``).
+
+    Shape:
+        ``input (N, *)`` (or a nested tuple whose first tensor is), ``target (N, …)`` → scalar.
+
+    Example:
+        >>> crit = MaskZeroCriterion(nn.NLLLoss(), 1)
+        >>> log_probs = torch.tensor([[-0.1, -2.4], [0.0, 0.0]])  # second row is padding
+        >>> crit(log_probs, torch.tensor([0, 1]))
+        tensor(0.1000)
+    """
+
+    def __init__(self, criterion: nn.Module, n_input_dim: int) -> None:
+        super().__init__()
+        if not callable(criterion):
+            raise TypeError(
+                f"MaskZeroCriterion: expected a criterion module, got {type(criterion).__name__}"
+            )
+        self.criterion = criterion
+        self.n_input_dim = check_n_input_dim(type(self).__name__, n_input_dim)
+
+    def forward(self, input: Any, target: Any) -> torch.Tensor:
+        mask = zero_rows(type(self).__name__, input, self.n_input_dim)
+        if not bool(mask.any()):
+            return self.criterion(input, target)
+        if bool(mask.all()):
+            # Keep the graph so backward() works and gives zero gradients.
+            return sum(t.sum() for t in _nest.flatten(input) if t.is_floating_point()) * 0.0
+        keep = (~mask).nonzero().squeeze(1)
+        return self.criterion(select_rows(input, keep), select_rows(target, keep))
+
+    def extra_repr(self) -> str:
+        return f"n_input_dim={self.n_input_dim}"

@@ -1,0 +1,1 @@
+"""Variable-length sequences: one zero-mask mechanism shared by everything that masks."""

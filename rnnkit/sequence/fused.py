@@ -1,0 +1,205 @@
+"""FusedRecurrentLayer: the base of the whole-sequence layers on PyTorch's fused kernels.
+
+``SeqLSTM``, ``SeqLSTMP``, ``SeqGRU`` and ``SeqRNN`` (torch-rnn's and the original's fast
+layers) run one call of ATen's recurrent kernel over the whole sequence — the same kernel
+``torch.nn.LSTM``/``GRU``/``RNN`` use (oneDNN or the native loop on CPU, cuDNN on GPU) — with
+parameters named and laid out as those modules', so they match their step twins exactly.
+With ``maskzero=True`` padded batches take the kernels' packed-sequence path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from .._checks import (
+    describe_shape,
+    expect_floating,
+    expect_positive_int,
+    expect_shape,
+    expect_tensor,
+)
+from ..recurrent._params import uniform_init
+from .abstract import AbstractSequencer
+
+
+class FusedRecurrentLayer(AbstractSequencer):
+    """Shared machinery: validation, state (given, remembered or zero), masking, ``batch_first``.
+
+    Subclasses set ``_kernel`` (``torch.lstm``/``torch.gru``/``torch.rnn_tanh``), create their
+    parameters in ``_weights()`` order, and describe their state with ``_state_sizes()``.
+    """
+
+    _kernel = None
+    _is_lstm = False
+
+    def __init__(
+        self, input_size: int, hidden_size: int, batch_first: bool, maskzero: bool
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.input_size = expect_positive_int(name, input_size, "input_size")
+        self.hidden_size = expect_positive_int(name, hidden_size, "hidden_size")
+        self.batch_first = bool(batch_first)
+        self.maskzero = bool(maskzero)
+
+    # ------------------------------------------------------------------ subclass API
+    def _weights(self) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def _state_sizes(self) -> list[int]:
+        """Feature size of each state tensor: ``[R, H]`` for ``(h, c)``, ``[H]`` for ``h``."""
+        return [self.hidden_size]
+
+    def reset_parameters(self) -> None:
+        uniform_init(self, self.hidden_size)
+
+    # ------------------------------------------------------------------ state forms
+    def _to_user(self, hx: list[torch.Tensor]) -> Any:
+        states = [h.squeeze(0) for h in hx]
+        return tuple(states) if self._is_lstm else states[0]
+
+    def _from_user(self, state: Any, n: int, ref: torch.Tensor) -> list[torch.Tensor]:
+        name = type(self).__name__
+        sizes = self._state_sizes()
+        what = "state (h0, c0)" if self._is_lstm else "state h0"
+        states = state if self._is_lstm else (state,)
+        if self._is_lstm and not (isinstance(state, (tuple, list)) and len(state) == 2):
+            raise ValueError(
+                f"{name}: expected {what} as a tuple of two tensors, got {type(state).__name__}"
+            )
+        out = []
+        for s, size, part in zip(states, sizes, ("h0", "c0")):
+            expect_tensor(name, s, part)
+            expect_shape(name, s, (n, size), part)
+            if s.dtype != ref.dtype or s.device != ref.device:
+                raise TypeError(
+                    f"{name}: expected {part} with dtype {ref.dtype} on {ref.device}, got "
+                    f"{s.dtype} on {s.device}"
+                )
+            out.append(s.unsqueeze(0))
+        return out
+
+    def _initial(self, state: Any, n: int, x: torch.Tensor) -> list[torch.Tensor]:
+        if state is not None:
+            return self._from_user(state, n, x)
+        if self._carried is not None:
+            if self._carried[0].size(1) != n:
+                raise ValueError(
+                    f"{type(self).__name__}: the remembered state has batch size "
+                    f"{self._carried[0].size(1)} but the input has batch size {n}; call "
+                    "forget() before changing the batch size"
+                )
+            return self._carried
+        return [x.new_zeros(1, n, size) for size in self._state_sizes()]
+
+    # ------------------------------------------------------------------ kernel calls
+    def _run(self, x: torch.Tensor, hx: list[torch.Tensor], batch_sizes=None):
+        h = tuple(hx) if self._is_lstm else hx[0]
+        if batch_sizes is None:
+            result = type(self)._kernel(
+                x, h, self._weights(), True, 1, 0.0, self.training, False, False
+            )
+        else:
+            result = type(self)._kernel(
+                x, batch_sizes, h, self._weights(), True, 1, 0.0, self.training, False
+            )
+        return result[0], list(result[1:])
+
+    def _run_masked(self, x: torch.Tensor, hx: list[torch.Tensor], valid: torch.Tensor):
+        """Run each row's contiguous block of real steps through the packed kernel.
+
+        Matches a step module with ``mask_zero``: padded steps output zeros and reset the
+        state, so a row whose real steps start after ``t = 0`` starts from zeros and a row
+        whose real steps end before ``T`` ends with a zero state.
+        """
+        T, N, D = x.shape
+        lengths = valid.sum(0)  # (N,)
+        starts = valid.to(torch.uint8).argmax(0)  # first real step (0 for empty rows)
+        t = torch.arange(T, device=x.device).unsqueeze(1)  # (T, 1)
+        contiguous = (t >= starts) & (t < starts + lengths)
+        if not torch.equal(contiguous, valid):
+            row = int((contiguous != valid).any(0).nonzero()[0])
+            raise ValueError(
+                f"{type(self).__name__}: with maskzero=True each sequence must be one run of "
+                f"non-zero steps with zero padding before and/or after it; row {row} has a zero "
+                "step inside its sequence (to reset the state mid-sequence use "
+                "Sequencer(<step module>.mask_zero(1)))"
+            )
+        rows = (lengths > 0).nonzero().squeeze(1)
+        out_size = self._state_sizes()[0]
+        if rows.numel() == 0:
+            return x.new_zeros(T, N, out_size), [torch.zeros_like(h) for h in hx]
+        s, length = starts[rows], lengths[rows]
+        # Shift each row so that its real steps start at t = 0, pack, run, shift back.
+        forward_idx = (t + s).clamp(max=T - 1)  # (T, K)
+        xs = x.index_select(1, rows).gather(0, forward_idx.unsqueeze(2).expand(-1, -1, D))
+        packed = pack_padded_sequence(xs, length.cpu(), enforce_sorted=False)
+        starts_at_zero = (s == 0).view(1, -1, 1)
+        h_rows = [torch.where(starts_at_zero, h.index_select(1, rows), 0.0) for h in hx]
+        h_sorted = [h.index_select(1, packed.sorted_indices) for h in h_rows]
+        data, finals = self._run(packed.data, h_sorted, packed.batch_sizes)
+        finals = [f.index_select(1, packed.unsorted_indices) for f in finals]
+        out_packed = PackedSequence(
+            data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+        )
+        out_rows, _ = pad_packed_sequence(out_packed, total_length=T)  # (T, K, R)
+        back_idx = (t - s).clamp(min=0)
+        out_rows = out_rows.gather(0, back_idx.unsqueeze(2).expand(-1, -1, out_size))
+        out_rows = out_rows.masked_fill(~valid.index_select(1, rows).unsqueeze(2), 0.0)
+        output = x.new_zeros(T, N, out_size).index_copy(1, rows, out_rows)
+        ends_at_last = (s + length == T).view(1, -1, 1)
+        final = [
+            torch.zeros_like(h).index_copy(1, rows, torch.where(ends_at_last, f, 0.0))
+            for h, f in zip(hx, finals)
+        ]
+        return output, final
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, input: torch.Tensor, state: Any = None, return_state: bool = False):
+        """Run the whole sequence.
+
+        Args:
+            input: ``(T, N, D)`` (``(N, T, D)`` with ``batch_first``).
+            state: initial state (see the class); zeros, or the remembered state, if omitted.
+            return_state: also return the final state, differentiable.
+
+        Returns:
+            ``output (T, N, H)`` (``(N, T, H)``), or ``(output, final_state)``.
+        """
+        name = type(self).__name__
+        expect_tensor(name, input)
+        layout = ("N", "T", self.input_size) if self.batch_first else ("T", "N", self.input_size)
+        if input.dim() != 3 or input.size(2) != self.input_size:
+            raise ValueError(
+                f"{name}: expected input of shape {describe_shape(layout)}, got "
+                f"{describe_shape(tuple(input.shape))}"
+            )
+        expect_floating(name, input)
+        x = input.transpose(0, 1) if self.batch_first else input
+        T, N = x.shape[:2]
+        if T == 0:
+            raise ValueError(
+                f"{name}: expected a sequence of at least one step, got shape {tuple(input.shape)}"
+            )
+        self.begin_call()
+        hx = self._initial(state, N, x)
+        valid = (x != 0).any(2) if self.maskzero else None
+        if valid is None or bool(valid.all()):
+            output, final = self._run(x, hx)
+        else:
+            output, final = self._run_masked(x, hx, valid)
+        if self.remembers():
+            self._carried = [f.detach() for f in final]
+        if self.batch_first:
+            output = output.transpose(0, 1)
+        return (output, self._to_user(final)) if return_state else output
+
+    def extra_repr(self) -> str:
+        parts = [f"{self.input_size}, {self.hidden_size}"]
+        parts += ["batch_first=True"] if self.batch_first else []
+        parts += ["maskzero=True"] if self.maskzero else []
+        parts += [super().extra_repr()]
+        return ", ".join(p for p in parts if p)

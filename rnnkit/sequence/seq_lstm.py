@@ -1,0 +1,166 @@
+"""SeqLSTM and SeqLSTMP: fast whole-sequence LSTMs on the fused kernels.
+
+Replace the original ``nn.SeqLSTM``/``nn.SeqLSTMP`` (Element-Research/rnn) and torch-rnn's
+``nn.LSTM``. ``SeqLSTM`` computes the ``FastLSTM`` equations and converts to and from it
+(``to_fast_lstm()``, ``SeqLSTM.from_fast_lstm()``); ``SeqLSTMP`` adds the projection of
+Sak et al. 2014 ("Long Short-Term Memory Recurrent Neural Network Architectures for Large
+Scale Acoustic Modeling"), as used by the billion-word LM of Józefowicz et al. 2016.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from .._checks import expect_positive_int
+from ..recurrent._params import new_parameter
+from ..recurrent.fast_lstm import FastLSTM
+from .fused import FusedRecurrentLayer
+
+
+class SeqLSTM(FusedRecurrentLayer):
+    """LSTM over a whole sequence in one fused kernel call (``FastLSTM``'s equations).
+
+    ``i, f, o = σ(·)``, ``g = tanh(·)`` of ``W_ih x[t] + b_ih + W_hh h[t-1] + b_hh``;
+    ``c[t] = f ⊙ c[t-1] + i ⊙ g``; ``h[t] = o ⊙ tanh(c[t])``. Parameters as ``torch.nn.LSTM``
+    (``weight_ih (4H, D)``, ``weight_hh (4H, H)``, ``bias_ih``, ``bias_hh``; gates ``[i, f, g, o]``).
+
+    Args:
+        input_size: ``D``. output_size: ``H``.
+        batch_first: tensors are ``(N, T, *)``.
+        maskzero: all-zero input steps are padding: their output is zero and they reset the
+            state, exactly as ``Sequencer(FastLSTM(...).mask_zero(1))``. Each row must be one run
+            of real steps, padded before (left) and/or after (right); runs on the kernels'
+            packed-sequence path.
+
+    Shape:
+        ``forward(x (T, N, D), state=None, return_state=False)`` → ``(T, N, H)``; ``state`` is
+        ``(h0, c0)``, each ``(N, H)``; with ``return_state`` also the final ``(h, c)``.
+
+    Example:
+        >>> lstm = SeqLSTM(10, 20)
+        >>> out, (h, c) = lstm(torch.randn(5, 4, 10), return_state=True)
+        >>> out.shape, h.shape
+        (torch.Size([5, 4, 20]), torch.Size([4, 20]))
+    """
+
+    _kernel = torch.lstm
+    _is_lstm = True
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        batch_first: bool = False,
+        maskzero: bool = False,
+        *,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(input_size, output_size, batch_first, maskzero)
+        H, D = self.hidden_size, self.input_size
+        kw = dict(device=device, dtype=dtype)
+        self.weight_ih = new_parameter(4 * H, D, **kw)
+        self.weight_hh = new_parameter(4 * H, H, **kw)
+        self.bias_ih = new_parameter(4 * H, **kw)
+        self.bias_hh = new_parameter(4 * H, **kw)
+        self.reset_parameters()
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size
+
+    def _weights(self):
+        return [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh]
+
+    def _state_sizes(self):
+        return [self.hidden_size, self.hidden_size]
+
+    def to_fast_lstm(self) -> FastLSTM:
+        """A ``FastLSTM`` with copies of these weights: stepping it gives the same outputs."""
+        w = self.weight_ih
+        step = FastLSTM(self.input_size, self.hidden_size, device=w.device, dtype=w.dtype)
+        if self.maskzero:
+            step.mask_zero(1)
+        step.load_state_dict({k: v.detach().clone() for k, v in self.state_dict().items()})
+        return step
+
+    @classmethod
+    def from_fast_lstm(
+        cls, lstm: FastLSTM, batch_first: bool = False, maskzero: bool = False
+    ) -> SeqLSTM:
+        """A ``SeqLSTM`` with copies of a ``FastLSTM``'s weights (which must not use batchnorm)."""
+        if not isinstance(lstm, FastLSTM) or lstm.batchnorm:
+            raise ValueError(
+                f"SeqLSTM.from_fast_lstm: expected a FastLSTM without batchnorm, got {lstm!r}"
+            )
+        w = lstm.weight_ih
+        seq = cls(
+            lstm.input_size, lstm.output_size, batch_first, maskzero, device=w.device, dtype=w.dtype
+        )
+        params = {k: v.detach().clone() for k, v in lstm.named_parameters()}
+        seq.load_state_dict(params)
+        return seq
+
+
+class SeqLSTMP(FusedRecurrentLayer):
+    """LSTM with a recurrent projection layer (LSTMP, Sak et al. 2014).
+
+    As :class:`SeqLSTM` with cells and gates of size ``H``, but the hidden state is projected,
+    ``r[t] = W_hr h[t]`` (``weight_hr (R, H)``), and ``r`` is both the output and what the
+    recurrence sees (``weight_hh (4H, R)``). The parameters are those of
+    ``torch.nn.LSTM(D, H, proj_size=R)``.
+
+    Shape:
+        ``x (T, N, D)`` → ``(T, N, R)``; ``state`` is ``(r0 (N, R), c0 (N, H))``.
+
+    Example:
+        >>> lstmp = SeqLSTMP(10, 32, 8)
+        >>> lstmp(torch.randn(5, 4, 10)).shape
+        torch.Size([5, 4, 8])
+    """
+
+    _kernel = torch.lstm
+    _is_lstm = True
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        batch_first: bool = False,
+        maskzero: bool = False,
+        *,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, batch_first, maskzero)
+        self.output_size = expect_positive_int(type(self).__name__, output_size, "output_size")
+        H, D, R = self.hidden_size, self.input_size, self.output_size
+        kw = dict(device=device, dtype=dtype)
+        self.weight_ih = new_parameter(4 * H, D, **kw)
+        self.weight_hh = new_parameter(4 * H, R, **kw)
+        self.bias_ih = new_parameter(4 * H, **kw)
+        self.bias_hh = new_parameter(4 * H, **kw)
+        self.weight_hr = new_parameter(R, H, **kw)
+        self.reset_parameters()
+
+    def _weights(self):
+        return [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.weight_hr]
+
+    def _run(self, x, hx, batch_sizes=None):
+        with warnings.catch_warnings():
+            # On CPU, ATen notes once per call site that oneDNN has no projection kernel and
+            # uses its native loop; that is expected here and not the user's concern.
+            warnings.filterwarnings("ignore", "LSTM with projections is not supported")
+            return super()._run(x, hx, batch_sizes)
+
+    def _state_sizes(self):
+        return [self.output_size, self.hidden_size]
+
+    def extra_repr(self) -> str:
+        return super().extra_repr().replace(
+            f"{self.input_size}, {self.hidden_size}",
+            f"{self.input_size}, {self.hidden_size}, {self.output_size}", 1,
+        )  # fmt: skip

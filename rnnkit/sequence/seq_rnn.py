@@ -1,0 +1,56 @@
+"""SeqRNN (alias VanillaRNN): fast whole-sequence tanh RNN, torch-rnn's ``nn.VanillaRNN``."""
+
+from __future__ import annotations
+
+import torch
+
+from ..recurrent._params import new_parameter
+from .fused import FusedRecurrentLayer
+
+
+class SeqRNN(FusedRecurrentLayer):
+    """Elman RNN over a whole sequence: ``h[t] = tanh(W_ih x[t] + b_ih + W_hh h[t-1] + b_hh)``.
+
+    Parameters as ``torch.nn.RNN`` (``weight_ih (H, D)``, ``weight_hh (H, H)``, ``bias_ih``,
+    ``bias_hh``). Time-major like everything else; torch-rnn's ``(N, T, D)`` layout is
+    ``batch_first=True``. ``maskzero`` as in :class:`SeqLSTM`.
+
+    Shape:
+        ``x (T, N, D)`` → ``(T, N, H)``; ``state`` is ``h0 (N, H)``.
+
+    Example:
+        >>> rnn = VanillaRNN(10, 20)
+        >>> rnn(torch.randn(5, 4, 10)).shape
+        torch.Size([5, 4, 20])
+    """
+
+    _kernel = torch.rnn_tanh
+
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        batch_first: bool = False,
+        *,
+        maskzero: bool = False,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(input_size, output_size, batch_first, maskzero)
+        H, D = self.hidden_size, self.input_size
+        kw = dict(device=device, dtype=dtype)
+        self.weight_ih = new_parameter(H, D, **kw)
+        self.weight_hh = new_parameter(H, H, **kw)
+        self.bias_ih = new_parameter(H, **kw)
+        self.bias_hh = new_parameter(H, **kw)
+        self.reset_parameters()
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size
+
+    def _weights(self):
+        return [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh]
+
+
+VanillaRNN = SeqRNN
