@@ -6,6 +6,9 @@ from torch import nn
 
 import rnnkit
 
+# The suite runs many tiny ops: one thread avoids oversubscribing CI's 2 cores.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _doctest_names(doctest_namespace):

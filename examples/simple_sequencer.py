@@ -81,8 +81,10 @@ def main(argv=None) -> float:
         test = make_stream(21, 4, n_classes)
         predicted = model(test[:-1]).argmax(-1)
         accuracy = (predicted == test[1:]).float().mean().item()
-    print(f"done in {time.perf_counter() - start:.1f}s: final NLL {smoothed:.4f}, "
-          f"next-item accuracy on a fresh stream {accuracy:.1%}")
+    print(
+        f"done in {time.perf_counter() - start:.1f}s: final NLL {smoothed:.4f}, "
+        f"next-item accuracy on a fresh stream {accuracy:.1%}"
+    )
     return smoothed
 
 

@@ -41,11 +41,21 @@ def expect_shape(module: str, x: torch.Tensor, expected: Sequence, what: str = "
         )
 
 
-def expect_features(module: str, x, size: int, what: str = "input") -> None:
-    """A floating (N, size) step input."""
+def expect_features(module: str, x, size: int, like: torch.Tensor, what: str = "input") -> None:
+    """A floating ``(N, size)`` step input with the dtype and device of the parameter ``like``."""
     expect_tensor(module, x, what)
     expect_shape(module, x, ("N", size), what)
     expect_floating(module, x, what)
+    expect_like(module, x, like, what)
+
+
+def expect_like(module: str, x: torch.Tensor, like: torch.Tensor, what: str = "input") -> None:
+    """Same dtype and device as the module's parameters (no silent casts)."""
+    if x.dtype != like.dtype or x.device != like.device:
+        raise TypeError(
+            f"{module}: expected {what} with dtype {like.dtype} on {like.device} (as its "
+            f"parameters), got {x.dtype} on {x.device}"
+        )
 
 
 def expect_positive_int(module: str, value, name: str) -> int:

@@ -43,8 +43,9 @@ class MaskZeroCriterion(nn.Module):
         if not bool(mask.any()):
             return self.criterion(input, target)
         if bool(mask.all()):
-            # Keep the graph so backward() works and gives zero gradients.
-            return sum(t.sum() for t in _nest.flatten(input) if t.is_floating_point()) * 0.0
+            # An empty selection sums to an exact 0 that keeps the graph, so backward() works
+            # and gives zero gradients (multiplying by 0 would turn an inf into NaN).
+            return sum(t[:0].sum() for t in _nest.flatten(input) if t.is_floating_point())
         keep = (~mask).nonzero().squeeze(1)
         return self.criterion(select_rows(input, keep), select_rows(target, keep))
 

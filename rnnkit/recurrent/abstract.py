@@ -158,6 +158,14 @@ class AbstractRecurrent(nn.Module):
                 m._state = _nest.detach(m._state)
             m._sequence_cache.clear()
 
+    def __getstate__(self):
+        # Copies and pickles take the state without its graph (deepcopy refuses non-leaf
+        # tensors), e.g. to keep the best model during training.
+        state = super().__getstate__()
+        state["_state"] = _nest.detach(state["_state"])
+        state["_sequence_cache"] = {}
+        return state
+
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
         self._state = _nest.map_tensors(fn, self._state)

@@ -87,8 +87,16 @@ class FastLSTM(AbstractRecurrent):
                 if bn.affine:
                     nn.init.constant_(bn.weight, 0.1)
 
+    def _check_maskable(self, trim: bool) -> None:
+        if trim and self.batchnorm:
+            # Batch statistics over the kept rows differ from those over every row.
+            raise ValueError(
+                "FastLSTM: trim_zero with batchnorm=True would compute batch statistics over "
+                "the non-padding rows only, unlike mask_zero; use mask_zero"
+            )
+
     def check_input(self, x) -> None:
-        expect_features(type(self).__name__, x, self.input_size)
+        expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
 
     def initial_state(self, x):
         zeros = zeros_state(x, self.output_size, self.weight_ih)

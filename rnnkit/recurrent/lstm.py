@@ -58,7 +58,7 @@ class LSTM(AbstractRecurrent):
         uniform_init(self, self.output_size)
 
     def check_input(self, x) -> None:
-        expect_features(type(self).__name__, x, self.input_size)
+        expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
 
     def initial_state(self, x):
         zeros = zeros_state(x, self.output_size, self.weight_ih)

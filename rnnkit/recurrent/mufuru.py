@@ -72,7 +72,7 @@ class MuFuRu(AbstractRecurrent):
         uniform_init(self, self.output_size)
 
     def check_input(self, x) -> None:
-        expect_features(type(self).__name__, x, self.input_size)
+        expect_features(type(self).__name__, x, self.input_size, self.weight_xr)
 
     def initial_state(self, x):
         return zeros_state(x, self.output_size, self.weight_xr)

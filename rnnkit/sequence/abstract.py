@@ -43,7 +43,17 @@ class AbstractSequencer(nn.Module):
         """Reset the state of every step module inside to zeros."""
         for m in recurrent_modules(self):
             m._reset()
-        self._carried = None
+        for m in self.modules():
+            if isinstance(m, AbstractSequencer):
+                m._carried = None
+
+    def carried_state(self):
+        """The state a whole-sequence module will start its next call from (``None``: zeros)."""
+        return None if self._carried is None else [t.clone() for t in self._carried]
+
+    def set_carried_state(self, state) -> None:
+        """Restore what :meth:`carried_state` returned (e.g. when resuming from a checkpoint)."""
+        self._carried = None if state is None else [t.detach().clone() for t in state]
 
     def begin_call(self) -> None:
         """Called at the start of each forward: forget, or detach the carried state.

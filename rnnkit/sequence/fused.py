@@ -17,6 +17,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from .._checks import (
     describe_shape,
     expect_floating,
+    expect_like,
     expect_positive_int,
     expect_shape,
     expect_tensor,
@@ -48,6 +49,10 @@ class FusedRecurrentLayer(AbstractSequencer):
     # ------------------------------------------------------------------ subclass API
     def _weights(self) -> list[torch.Tensor]:
         raise NotImplementedError
+
+    def _kernel_weights(self) -> list[torch.Tensor]:
+        """The weights passed to the kernel (subclasses may adapt their layout)."""
+        return self._weights()
 
     def _state_sizes(self) -> list[int]:
         """Feature size of each state tensor: ``[R, H]`` for ``(h, c)``, ``[H]`` for ``h``."""
@@ -100,11 +105,11 @@ class FusedRecurrentLayer(AbstractSequencer):
         h = tuple(hx) if self._is_lstm else hx[0]
         if batch_sizes is None:
             result = type(self)._kernel(
-                x, h, self._weights(), True, 1, 0.0, self.training, False, False
+                x, h, self._kernel_weights(), True, 1, 0.0, self.training, False, False
             )
         else:
             result = type(self)._kernel(
-                x, batch_sizes, h, self._weights(), True, 1, 0.0, self.training, False
+                x, batch_sizes, h, self._kernel_weights(), True, 1, 0.0, self.training, False
             )
         return result[0], list(result[1:])
 
@@ -131,7 +136,11 @@ class FusedRecurrentLayer(AbstractSequencer):
         rows = (lengths > 0).nonzero().squeeze(1)
         out_size = self._state_sizes()[0]
         if rows.numel() == 0:
-            return x.new_zeros(T, N, out_size), [torch.zeros_like(h) for h in hx]
+            # All padding: zeros, kept on the graph so that backward() gives zero gradients.
+            zero = sum(w[:0].sum() for w in self._weights()) + x[:0].sum()
+            return x.new_zeros(T, N, out_size) + zero, [
+                torch.zeros_like(h) + h[:0].sum() for h in hx
+            ]
         s, length = starts[rows], lengths[rows]
         # Shift each row so that its real steps start at t = 0, pack, run, shift back.
         forward_idx = (t + s).clamp(max=T - 1)  # (T, K)
@@ -178,6 +187,7 @@ class FusedRecurrentLayer(AbstractSequencer):
                 f"{describe_shape(tuple(input.shape))}"
             )
         expect_floating(name, input)
+        expect_like(name, input, self.weight_ih)
         x = input.transpose(0, 1) if self.batch_first else input
         T, N = x.shape[:2]
         if T == 0:

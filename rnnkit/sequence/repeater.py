@@ -35,7 +35,7 @@ class Repeater(nn.Module):
 
     def __init__(self, module: nn.Module, n_step: int) -> None:
         super().__init__()
-        self.module = as_step_module(module)
+        self.module = as_step_module(module, type(self).__name__)
         self.n_step = expect_positive_int("Repeater", n_step, "n_step")
 
     def forget(self) -> None:

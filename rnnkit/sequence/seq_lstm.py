@@ -149,12 +149,44 @@ class SeqLSTMP(FusedRecurrentLayer):
     def _weights(self):
         return [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.weight_hr]
 
+    def _kernel_weights(self) -> list[torch.Tensor]:
+        """The weights as the kernel sees them, with the cell padded when ``R >= H``.
+
+        ATen recognises a projection by ``h`` and ``c`` having different sizes, so for
+        ``R >= H`` the cell gets ``R + 1 - H`` extra units whose weights and biases are zero:
+        their gates see only zeros, their cell stays 0, and their projection column is zero,
+        so the result is exactly that of the unpadded layer.
+        """
+        pad = self._cell_padding()
+        weights = self._weights()
+        if not pad:
+            return weights
+        w_ih, w_hh, b_ih, b_hh, w_hr = weights
+
+        def pad_gates(w: torch.Tensor) -> torch.Tensor:  # (4H, *) -> (4(H + pad), *)
+            blocks = w.view(4, self.hidden_size, *w.shape[1:])
+            zeros = blocks.new_zeros(4, pad, *w.shape[1:])
+            return torch.cat((blocks, zeros), 1).flatten(0, 1)
+
+        w_hr = torch.cat((w_hr, w_hr.new_zeros(self.output_size, pad)), 1)
+        return [pad_gates(w_ih), pad_gates(w_hh), pad_gates(b_ih), pad_gates(b_hh), w_hr]
+
+    def _cell_padding(self) -> int:
+        return max(0, self.output_size + 1 - self.hidden_size)
+
     def _run(self, x, hx, batch_sizes=None):
+        pad = self._cell_padding()
+        if pad:
+            h0, c0 = hx
+            hx = [h0, torch.cat((c0, c0.new_zeros(*c0.shape[:2], pad)), 2)]
         with warnings.catch_warnings():
             # On CPU, ATen notes once per call site that oneDNN has no projection kernel and
             # uses its native loop; that is expected here and not the user's concern.
             warnings.filterwarnings("ignore", "LSTM with projections is not supported")
-            return super()._run(x, hx, batch_sizes)
+            out, finals = super()._run(x, hx, batch_sizes)
+        if pad:
+            finals[1] = finals[1][..., : self.hidden_size]
+        return out, finals
 
     def _state_sizes(self):
         return [self.output_size, self.hidden_size]

@@ -31,10 +31,10 @@ def _first_leaf(module: nn.Module) -> nn.Module:
     return module
 
 
-def as_step_module(module: nn.Module) -> AbstractRecurrent:
+def as_step_module(module: nn.Module, owner: str) -> AbstractRecurrent:
     """``module`` itself if it is a step module, else ``Recursor(module)``."""
     if not isinstance(module, nn.Module):
-        raise TypeError(f"expected an nn.Module, got {type(module).__name__}")
+        raise TypeError(f"{owner}: expected an nn.Module, got {type(module).__name__}")
     return module if isinstance(module, AbstractRecurrent) else Recursor(module)
 
 
@@ -63,7 +63,7 @@ class Sequencer(AbstractSequencer):
 
     def __init__(self, module: nn.Module, batch_first: bool = False) -> None:
         super().__init__()
-        self.module = as_step_module(module)
+        self.module = as_step_module(module, type(self).__name__)
         self.batch_first = bool(batch_first)
         self._takes_indices = isinstance(_first_leaf(self.module), nn.Embedding)
 

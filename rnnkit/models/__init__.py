@@ -1,0 +1,5 @@
+"""Ready-made models built from rnnkit's layers."""
+
+from .language_model import LanguageModel
+
+__all__ = ["LanguageModel"]

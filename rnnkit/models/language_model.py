@@ -1,0 +1,162 @@
+"""LanguageModel: embedding → stacked recurrent layers → linear decoder.
+
+torch-rnn's ``LanguageModel`` (Johnson) and the word model of Zaremba et al. 2014
+("Recurrent Neural Network Regularization"), on rnnkit's fused sequence layers. The layers
+carry their state from one call to the next (``remember('both')``), so a training loop over
+contiguous BPTT chunks does truncated backpropagation through time, and ``sample`` streams
+one token at a time with constant memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._checks import expect_integer, expect_positive_int, expect_tensor
+from ..sequence.seq_gru import SeqGRU
+from ..sequence.seq_lstm import SeqLSTM
+from ..sequence.seq_rnn import SeqRNN
+
+LAYER_TYPES = {"lstm": SeqLSTM, "gru": SeqGRU, "rnn": SeqRNN}
+
+
+class LanguageModel(nn.Module):
+    """Recurrent language model over a vocabulary of ``V`` tokens.
+
+    Args:
+        vocab_size: ``V``.
+        model_type: ``'lstm'``, ``'gru'`` or ``'rnn'`` (tanh).
+        wordvec_size: embedding size. rnn_size: ``H`` of every layer. num_layers: depth.
+        dropout: dropout after the embedding and after every recurrent layer (Zaremba et al.).
+
+    Shape:
+        ``tokens (T, N)`` (``torch.long``) → logits ``(T, N, V)``.
+
+    State:
+        each layer remembers its final state into the next call (detached); ``forget()``
+        resets it (at epoch boundaries, between unrelated texts).
+
+    Example:
+        >>> lm = LanguageModel(50, wordvec_size=8, rnn_size=16, num_layers=2)
+        >>> lm(torch.randint(50, (7, 3))).shape
+        torch.Size([7, 3, 50])
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        model_type: str = "lstm",
+        wordvec_size: int = 64,
+        rnn_size: int = 128,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if model_type not in LAYER_TYPES:
+            raise ValueError(
+                f"{name}: expected model_type to be one of {sorted(LAYER_TYPES)}, got {model_type!r}"
+            )
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ValueError(f"{name}: expected dropout in [0, 1), got {dropout!r}")
+        self.vocab_size = expect_positive_int(name, vocab_size, "vocab_size")
+        self.model_type = model_type
+        self.wordvec_size = expect_positive_int(name, wordvec_size, "wordvec_size")
+        self.rnn_size = expect_positive_int(name, rnn_size, "rnn_size")
+        self.num_layers = expect_positive_int(name, num_layers, "num_layers")
+        self.dropout = float(dropout)
+        self.embedding = nn.Embedding(vocab_size, wordvec_size)
+        layer = LAYER_TYPES[model_type]
+        sizes = [wordvec_size] + [rnn_size] * num_layers
+        self.rnns = nn.ModuleList(layer(sizes[i], sizes[i + 1]) for i in range(num_layers))
+        for rnn in self.rnns:
+            rnn.remember("both")
+        self.drop = nn.Dropout(self.dropout)
+        self.decoder = nn.Linear(rnn_size, vocab_size)
+
+    def config(self) -> dict:
+        """The constructor arguments (stored in checkpoints to rebuild the model)."""
+        return {
+            "vocab_size": self.vocab_size,
+            "model_type": self.model_type,
+            "wordvec_size": self.wordvec_size,
+            "rnn_size": self.rnn_size,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout,
+        }
+
+    def forget(self) -> None:
+        for rnn in self.rnns:
+            rnn.forget()
+
+    def carried_state(self) -> list[Any]:
+        """The state each layer will start its next call from (for exact resumption)."""
+        return [rnn.carried_state() for rnn in self.rnns]
+
+    def set_carried_state(self, states: list[Any]) -> None:
+        for rnn, state in zip(self.rnns, states, strict=True):
+            rnn.set_carried_state(state)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        name = type(self).__name__
+        expect_tensor(name, tokens)
+        expect_integer(name, tokens)
+        if tokens.dim() != 2:
+            raise ValueError(f"{name}: expected tokens of shape (T, N), got {tuple(tokens.shape)}")
+        h = self.drop(self.embedding(tokens))  # (T, N, wordvec_size)
+        for rnn in self.rnns:
+            h = self.drop(rnn(h))  # (T, N, H)
+        return self.decoder(h)  # (T, N, V)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        start_text: str | None = None,
+        temperature: float = 1.0,
+        argmax: bool = False,
+        vocab: Any = None,
+        generator: torch.Generator | None = None,
+    ) -> Any:
+        """Generate ``n`` tokens, streaming one step at a time (constant memory).
+
+        The prefix ``start_text`` is encoded with ``vocab`` (a :class:`rnnkit.data.Vocab`, or
+        ``self.vocab`` when set) and run once through the model; then each sampled token is
+        fed back. ``temperature`` divides the logits; ``argmax=True`` (or a temperature of 0)
+        picks the most likely token. Returns the decoded text (prefix included) when a
+        vocabulary is known, else the list of sampled ids. The model's training mode and
+        carried state are restored afterwards.
+        """
+        expect_positive_int(type(self).__name__, n, "n")
+        vocab = vocab if vocab is not None else getattr(self, "vocab", None)
+        was_training, saved = self.training, self.carried_state()
+        self.eval()
+        self.forget()
+        device = self.decoder.weight.device
+        if start_text:
+            if vocab is None:
+                raise ValueError("LanguageModel.sample: start_text needs a vocab to encode it")
+            ids = (
+                vocab.encode_text(start_text)
+                if vocab.level == "char"
+                else vocab.encode_words(start_text.split())
+            )
+            prefix = torch.as_tensor(ids, dtype=torch.long, device=device)
+        else:
+            prefix = torch.randint(self.vocab_size, (1,), generator=generator).to(device)
+        logits = self(prefix.view(-1, 1))[-1, 0]  # (V,)
+        sampled = []
+        for _ in range(n):
+            if argmax or temperature <= 0:
+                token = int(logits.argmax())
+            else:
+                probs = torch.softmax(logits.float() / temperature, -1).cpu()
+                token = int(torch.multinomial(probs, 1, generator=generator))
+            sampled.append(token)
+            logits = self(torch.tensor([[token]], device=device))[-1, 0]
+        self.train(was_training)
+        self.set_carried_state(saved)
+        ids = prefix.tolist() + sampled if start_text else sampled
+        return vocab.decode(ids) if vocab is not None else sampled

@@ -1,0 +1,1 @@
+"""Reusable training machinery (no argv): checkpoints, the language-model loop, plots."""

@@ -1,0 +1,354 @@
+"""The language-model training loop: truncated BPTT over contiguous streams, as in torch-rnn.
+
+Reusable without a command line: ``train_language_model(TrainConfig(...))``. It never loses
+work: checkpoints are written atomically at epoch ends, every ``checkpoint_every``
+iterations, when the time budget runs out and on SIGINT/SIGTERM, and ``resume=True``
+continues exactly (same losses as an uninterrupted run with the same seed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import random
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data import BPTTBatcher, DataError, Vocab
+from ..models.language_model import LanguageModel
+from .checkpoint import (
+    FORMAT,
+    CheckpointError,
+    load_checkpoint,
+    rng_state,
+    save_atomic,
+    set_rng_state,
+)
+from .config import TrainConfig
+from .lm_data import load_lm_data
+from .plots import plot_loss_curves
+
+log = logging.getLogger(__name__)
+DEFAULT_CORPUS_BUDGET_S = 180.0
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot work with the data (e.g. seq_length longer than the data)."""
+
+
+def build_model(model_config: dict, device: str) -> LanguageModel:
+    return LanguageModel(**model_config).to(device)
+
+
+@torch.no_grad()
+def evaluate_loss(
+    model: LanguageModel, ids: np.ndarray, batch_size: int, seq_length: int, device: str
+) -> float:
+    """Mean cross-entropy (nats/token) over ``ids``, state carried across chunks, from zero state."""
+    was_training = model.training
+    model.eval()
+    model.forget()
+    total, count = 0.0, 0
+    batcher = BPTTBatcher(ids, min(batch_size, max(1, (len(ids) - 1) // 2)), seq_length)
+    for inputs, targets in batcher:
+        logits = model(inputs.to(device))
+        total += F.cross_entropy(
+            logits.flatten(0, 1), targets.to(device).flatten(), reduction="sum"
+        ).item()
+        count += targets.numel()
+    model.train(was_training)
+    return total / count
+
+
+def metrics(loss: float, level: str) -> dict:
+    out = {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
+    if level == "char":
+        out["bits_per_char"] = loss / math.log(2)
+    return out
+
+
+def describe(m: dict) -> str:
+    extra = f", {m['bits_per_char']:.3f} bits/char" if "bits_per_char" in m else ""
+    return f"loss {m['loss']:.4f}, perplexity {m['perplexity']:.2f}{extra}"
+
+
+class _StopRequest:
+    """SIGINT/SIGTERM set a flag; the loop saves a checkpoint and returns at the next iteration."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._old: dict = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.signal = signum
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _check_config(config: TrainConfig) -> None:
+    positive = (
+        "wordvec_size",
+        "rnn_size",
+        "num_layers",
+        "seq_length",
+        "batch_size",
+        "max_epochs",
+        "lr_decay_every",
+    )
+    for name in positive:
+        value = getattr(config, name)
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(
+                f"--{name.replace('_', '-')} must be a positive integer, got {value!r}"
+            )
+    if not 0.0 <= config.dropout < 1.0:
+        raise ConfigError(f"--dropout must be in [0, 1), got {config.dropout}")
+    if config.learning_rate <= 0:
+        raise ConfigError(f"--learning-rate must be positive, got {config.learning_rate}")
+    if config.model_type not in ("lstm", "gru", "rnn"):
+        raise ConfigError(f"unknown model type {config.model_type!r} (expected lstm, gru or rnn)")
+
+
+def _set_lr(optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def train_language_model(config: TrainConfig, echo: Callable[[str], None] = print) -> dict:
+    """Train (or resume) a language model as ``config`` says; return a summary dict."""
+    out_dir = Path(config.out_dir)
+    ckpt_path = out_dir / "checkpoint.pt"
+    ckpt = load_checkpoint(ckpt_path) if config.resume else None
+    if ckpt is not None:
+        # The stored configuration wins, except how long to go on and where to report.
+        stored = ckpt["config"]
+        keep = {
+            "max_epochs",
+            "time_budget",
+            "checkpoint_every",
+            "progress",
+            "device",
+            "sample_length",
+            "temperature",
+        }
+        config = dataclasses.replace(
+            TrainConfig(**stored), **{k: getattr(config, k) for k in keep}, resume=True
+        )
+
+    _check_config(config)
+    data = load_lm_data(config)
+    vocab = data.vocab
+    if ckpt is not None and Vocab.from_dict(ckpt["vocab"]) != vocab:
+        raise CheckpointError(
+            f"checkpoint {ckpt_path} was trained on another vocabulary than this data"
+        )
+    try:
+        batcher = BPTTBatcher(data.splits["train"], config.batch_size, config.seq_length)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    for split in ("valid", "test"):
+        if len(data.splits.get(split, ())) < 2:
+            raise DataError(f"the {split} split is too small to evaluate (fewer than 2 tokens)")
+
+    budget = config.time_budget
+    if budget is None:
+        budget = DEFAULT_CORPUS_BUDGET_S if not (config.data or config.data_dir) else 0.0
+
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    random.seed(config.seed)
+    model_config = {
+        "vocab_size": len(vocab),
+        **{k: getattr(config, k) for k in config.model_config_keys()},
+    }
+    model = build_model(model_config, config.device)
+    if config.init_range > 0:
+        for p in model.parameters():
+            torch.nn.init.uniform_(p, -config.init_range, config.init_range)
+    model.vocab = vocab
+    params = list(model.parameters())
+    if config.optimizer == "adam":
+        optimizer = torch.optim.Adam(params, lr=config.learning_rate)
+    else:
+        optimizer = torch.optim.SGD(params, lr=config.learning_rate)
+
+    state = {"epoch": 1, "chunk": 0, "iteration": 0, "lr": config.learning_rate, "elapsed": 0.0}
+    history: dict = {"train": [], "valid": []}
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        state, history = ckpt["state"], ckpt["history"]
+        model.set_carried_state(ckpt["carried"])
+        set_rng_state(ckpt["rng"])
+        echo(f"resuming from {ckpt_path}: epoch {state['epoch']}, iteration {state['iteration']}")
+    _set_lr(optimizer, state["lr"])
+
+    def save(path: Path = ckpt_path) -> None:
+        save_atomic(
+            {
+                "format": FORMAT, "model_config": model_config, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "vocab": vocab.to_dict(),
+                "config": dataclasses.asdict(config), "state": dict(state), "history": history,
+                "carried": model.carried_state(), "rng": rng_state(),
+            },
+            path,
+        )  # fmt: skip
+
+    echo(f"data: {data.description}")
+    echo(f"model: {model_config}, {sum(p.numel() for p in params):,} parameters")
+    n_chunks = len(batcher)
+    tokens_per_chunk = config.batch_size * config.seq_length
+    progress = _progress(config.progress, n_chunks)
+    start, stop_reason = time.perf_counter() - state["elapsed"], None
+    with _StopRequest() as stop:
+        while state["epoch"] <= config.max_epochs and stop_reason is None:
+            model.train()
+            if state["chunk"] == 0:
+                model.forget()
+            bar = progress(state["epoch"], state["chunk"])
+            running = None
+            for inputs, targets in batcher.iter_from(state["chunk"]):
+                t0 = time.perf_counter()
+                logits = model(inputs.to(config.device))
+                loss = F.cross_entropy(logits.flatten(0, 1), targets.to(config.device).flatten())
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.grad_clip > 0:
+                    if config.clip_mode == "norm":
+                        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+                    else:
+                        torch.nn.utils.clip_grad_value_(params, config.grad_clip)
+                optimizer.step()
+                value = loss.item()
+                state["iteration"] += 1
+                state["chunk"] += 1
+                state["elapsed"] = time.perf_counter() - start
+                history["train"].append((state["iteration"], value))
+                running = value if running is None else 0.98 * running + 0.02 * value
+                if bar is not None:
+                    rate = inputs.numel() / max(time.perf_counter() - t0, 1e-9)
+                    bar.set_postfix(loss=f"{running:.3f}", tok_s=f"{rate:,.0f}", refresh=False)
+                    bar.update(1)
+                if config.checkpoint_every and state["iteration"] % config.checkpoint_every == 0:
+                    save()
+                if stop.signal is not None:
+                    stop_reason = signal.Signals(stop.signal).name
+                elif budget and state["elapsed"] >= budget:
+                    stop_reason = "time budget"
+                if stop_reason:
+                    break
+            if bar is not None:
+                bar.close()
+            if stop_reason is None:  # a full epoch: validate, decay, move on
+                valid = metrics(
+                    evaluate_loss(
+                        model,
+                        data.splits["valid"],
+                        config.batch_size,
+                        config.seq_length,
+                        config.device,
+                    ),
+                    vocab.level,
+                )
+                history["valid"].append(
+                    {
+                        "epoch": state["epoch"],
+                        "iteration": state["iteration"],
+                        **valid,
+                        "lr": state["lr"],
+                    }
+                )
+                echo(f"epoch {state['epoch']}: validation {describe(valid)} (lr {state['lr']:.4g})")
+                e = state["epoch"]
+                if (
+                    e >= config.lr_decay_start
+                    and (e - config.lr_decay_start) % config.lr_decay_every == 0
+                ):
+                    state["lr"] *= config.lr_decay_factor
+                    _set_lr(optimizer, state["lr"])
+                state["epoch"] += 1
+                state["chunk"] = 0
+            save()
+
+    elapsed = state["elapsed"]
+    tokens = state["iteration"] * tokens_per_chunk
+    summary = {
+        "iterations": state["iteration"], "epochs_completed": state["epoch"] - 1,
+        "elapsed_s": elapsed, "tokens_per_s": tokens / max(elapsed, 1e-9),
+        "stopped_by": stop_reason, "checkpoint": str(ckpt_path),
+    }  # fmt: skip
+    if stop_reason in ("SIGINT", "SIGTERM"):
+        echo(
+            f"interrupted ({stop_reason}): checkpoint saved to {ckpt_path}; continue with --resume"
+        )
+        summary["interrupted"] = True
+        return summary
+    if stop_reason:
+        echo(f"stopped after {elapsed:.0f}s ({stop_reason}); checkpoint saved to {ckpt_path}")
+    valid = metrics(
+        evaluate_loss(
+            model, data.splits["valid"], config.batch_size, config.seq_length, config.device
+        ),
+        vocab.level,
+    )
+    test = metrics(
+        evaluate_loss(
+            model, data.splits["test"], config.batch_size, config.seq_length, config.device
+        ),
+        vocab.level,
+    )
+    echo(f"final validation {describe(valid)}")
+    echo(f"final test {describe(test)}")
+    summary.update(valid=valid, test=test)
+    if config.sample_length > 0:
+        sample = model.sample(config.sample_length, temperature=config.temperature)
+        summary["sample"] = sample
+        echo(f"--- sample (temperature {config.temperature}) ---\n{sample}\n---")
+    plot = plot_loss_curves(history, out_dir / "loss.png", title=data.description[:80])
+    log_path = out_dir / "log.json"
+    log_path.write_text(
+        json.dumps(
+            {
+                "config": dataclasses.asdict(config),
+                "model": model_config,
+                "summary": summary,
+                "history": history,
+            },
+            indent=1,
+        )
+    )
+    echo(f"wrote {log_path}" + (f" and {plot}" if plot else ""))
+    return summary
+
+
+def _progress(enabled: bool, total: int):
+    if not enabled:
+        return lambda epoch, initial: None
+    from tqdm import tqdm
+
+    return lambda epoch, initial: tqdm(
+        total=total,
+        initial=initial,
+        desc=f"epoch {epoch}",
+        unit="it",
+        dynamic_ncols=True,
+        leave=False,
+    )

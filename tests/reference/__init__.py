@@ -1,0 +1,1 @@
+"""Independent reference implementations (plain torch, never rnnkit)."""
