@@ -1,4 +1,4 @@
-# make run   — the main job (no download, no data argument)
+# make run   — the main job: a character LSTM on the embedded corpus (no download, no data argument)
 # make test  — the whole test suite (lint, unit tests, doctests)
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) examples/simple_sequencer.py
+	$(PY) -m rnnkit train
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -21,6 +21,8 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.step_modules
+	$(PY) -m benchmarks.seq_layers
+	$(PY) -m benchmarks.lm_train
 
 clean:
 	rm -rf $(VENV) .pytest_cache

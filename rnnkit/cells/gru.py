@@ -34,18 +34,22 @@ def gru_step(
     reset_after: bool = False,
     x_mask: Tensor | None = None,
     h_mask: Tensor | None = None,
+    input_projection: Tensor | None = None,
 ) -> Tensor:
     """One GRU step.
 
     ``r = σ(W_ir x + b_ir + W_hr h + b_hr)``, ``z = σ(W_iz x + b_iz + W_hz h + b_hz)``;
     Cho et al. (``reset_after=False``): ``n = tanh(W_in x + b_in + W_hn (r ⊙ h) + b_hn)``;
     cuDNN / ``torch.nn.GRU`` (``reset_after=True``): ``n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))``;
-    ``h' = (1 - z) ⊙ n + z ⊙ h``.
+    ``h' = (1 - z) ⊙ n + z ⊙ h``. ``input_projection (N, 3H)``, when given, is
+    ``W_ih x + b_ih`` computed beforehand (for all steps at once).
     """
-    if reset_after and x_mask is None and h_mask is None:
+    if input_projection is None and reset_after and x_mask is None and h_mask is None:
         return torch.gru_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
     H = h.size(1)
-    i_r, i_z, i_n = _project(x, weight_ih, bias_ih, x_mask).chunk(3, 1)
+    if input_projection is None:
+        input_projection = _project(x, weight_ih, bias_ih, x_mask)
+    i_r, i_z, i_n = input_projection.chunk(3, 1)
     hr = h if h_mask is None else h * h_mask[0]
     hz = h if h_mask is None else h * h_mask[1]
     hn = h if h_mask is None else h * h_mask[2]

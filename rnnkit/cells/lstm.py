@@ -41,7 +41,7 @@ def lstm_pointwise(
     ``cell_norm`` (recurrent batch normalisation) is applied to ``c'`` inside the output tanh.
     """
     i, f, g, o = gates.chunk(4, 1)
-    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    c_new = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
     c_out = c_new if cell_norm is None else cell_norm(c_new)
     h_new = torch.sigmoid(o) * torch.tanh(c_out)
     return h_new, c_new
@@ -57,6 +57,7 @@ def peephole_lstm_step(
     weight_ci: Tensor,
     weight_cf: Tensor,
     weight_co: Tensor,
+    input_projection: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """One step of the LSTM with diagonal peepholes (Graves 2013; the original ``nn.LSTM``).
 
@@ -65,7 +66,9 @@ def peephole_lstm_step(
     ``o = σ(W_xo x + W_ho h + w_co ⊙ c' + b_o)`` (the output gate sees the *new* cell),
     ``h' = o ⊙ tanh(c')``.
     """
-    a_i, a_f, a_g, a_o = (F.linear(x, weight_ih, bias) + F.linear(h, weight_hh)).chunk(4, 1)
+    if input_projection is None:  # W_ih x + b, unless computed beforehand for all steps
+        input_projection = F.linear(x, weight_ih, bias)
+    a_i, a_f, a_g, a_o = torch.addmm(input_projection, h, weight_hh.t()).chunk(4, 1)
     i = torch.sigmoid(a_i + weight_ci * c)
     f = torch.sigmoid(a_f + weight_cf * c)
     c_new = f * c + i * torch.tanh(a_g)

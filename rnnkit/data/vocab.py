@@ -132,7 +132,7 @@ class Vocab:
         if not known.all():
             if self.unk_index is None:
                 bad = chr(int(cps[np.argmin(known)]))
-                raise ValueError(
+                raise DataError(
                     f"Vocab.encode_text: character {bad!r} (U+{ord(bad):04X}) is not in the "
                     f"vocabulary of {len(self)} tokens, which has no '<unk>'"
                 )
@@ -146,7 +146,7 @@ class Vocab:
         for w in words:
             i = index.get(w, unk)
             if i is None:
-                raise ValueError(
+                raise DataError(
                     f"Vocab.encode_words: word {w!r} is not in the vocabulary of {len(self)} "
                     f"tokens, which has no '<unk>'"
                 )

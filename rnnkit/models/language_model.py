@@ -131,32 +131,35 @@ class LanguageModel(nn.Module):
         """
         expect_positive_int(type(self).__name__, n, "n")
         vocab = vocab if vocab is not None else getattr(self, "vocab", None)
-        was_training, saved = self.training, self.carried_state()
-        self.eval()
-        self.forget()
         device = self.decoder.weight.device
-        if start_text:
+        if start_text:  # encode first: a bad prefix must leave the model as it was
             if vocab is None:
                 raise ValueError("LanguageModel.sample: start_text needs a vocab to encode it")
+            words = start_text.split()
             ids = (
                 vocab.encode_text(start_text)
                 if vocab.level == "char"
-                else vocab.encode_words(start_text.split())
+                else vocab.encode_words(words)
             )
             prefix = torch.as_tensor(ids, dtype=torch.long, device=device)
         else:
             prefix = torch.randint(self.vocab_size, (1,), generator=generator).to(device)
-        logits = self(prefix.view(-1, 1))[-1, 0]  # (V,)
-        sampled = []
-        for _ in range(n):
-            if argmax or temperature <= 0:
-                token = int(logits.argmax())
-            else:
-                probs = torch.softmax(logits.float() / temperature, -1).cpu()
-                token = int(torch.multinomial(probs, 1, generator=generator))
-            sampled.append(token)
-            logits = self(torch.tensor([[token]], device=device))[-1, 0]
-        self.train(was_training)
-        self.set_carried_state(saved)
+        was_training, saved = self.training, self.carried_state()
+        self.eval()
+        self.forget()
+        try:
+            logits = self(prefix.view(-1, 1))[-1, 0]  # (V,)
+            sampled = []
+            for _ in range(n):
+                if argmax or temperature <= 0:
+                    token = int(logits.argmax())
+                else:
+                    probs = torch.softmax(logits.float() / temperature, -1).cpu()
+                    token = int(torch.multinomial(probs, 1, generator=generator))
+                sampled.append(token)
+                logits = self(torch.tensor([[token]], device=device))[-1, 0]
+        finally:
+            self.train(was_training)
+            self.set_carried_state(saved)
         ids = prefix.tolist() + sampled if start_text else sampled
         return vocab.decode(ids) if vocab is not None else sampled

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .. import _nest
@@ -91,6 +92,35 @@ class AbstractRecurrent(nn.Module):
 
     def check_input(self, x: Any) -> None:
         """Raise ``ValueError``/``TypeError`` if ``x`` is not a valid step input."""
+
+    # ------------------------------------------------------------------ input projections
+    def input_projection_params(self) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        """``(weight, bias)`` of an input-to-hidden product that depends on the step input alone.
+
+        A ``Sequencer`` given a whole tensor then computes it for every step in one matrix
+        product (``prepare_inputs``) and the steps pick their slice: the same values from
+        one large product instead of ``T`` small ones. ``None``: no such product.
+        """
+        return None
+
+    def prepare_inputs(self, x: torch.Tensor, steps: list) -> None:
+        """Precompute the input projections of the coming steps ``steps`` (the slices of ``x (T, N, D)``)."""
+        params = self.input_projection_params()
+        if params is None:
+            return
+        weight, bias = params
+        if not (
+            x.dim() == 3 and x.size(2) == weight.size(1) and x.dtype == weight.dtype
+            and x.device == weight.device and len(steps) == x.size(0)
+        ):  # fmt: skip
+            return  # the steps' own checks will report what is wrong
+        projections = F.linear(x, weight, bias).unbind(0)  # T x (N, G)
+        self._sequence_cache["inputs"] = {id(s): (s, p) for s, p in zip(steps, projections)}
+
+    def projected_input(self, x: Any) -> torch.Tensor | None:
+        """The precomputed projection of the step input ``x``, if ``prepare_inputs`` made one."""
+        entry = self._sequence_cache.get("inputs", {}).get(id(x))
+        return entry[1] if entry is not None and entry[0] is x else None
 
     # ------------------------------------------------------------------ masking
     def mask_zero(self, n_input_dim: int) -> AbstractRecurrent:
@@ -275,3 +305,4 @@ def sequence_window(module: nn.Module, n_steps: int):
     finally:
         for m in modules:
             m._window_end = None
+            m._sequence_cache.pop("inputs", None)

@@ -8,6 +8,7 @@ Parameters use ``torch.nn.LSTM``'s names and layout (gates ``[i, f, g, o]``), so
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -95,6 +96,10 @@ class FastLSTM(AbstractRecurrent):
                 "the non-padding rows only, unlike mask_zero; use mask_zero"
             )
 
+    def input_projection_params(self):
+        # Both biases go into the precomputed product, so a step adds only W_hh h.
+        return None if self.batchnorm else (self.weight_ih, self.bias_ih + self.bias_hh)
+
     def check_input(self, x) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
 
@@ -105,7 +110,14 @@ class FastLSTM(AbstractRecurrent):
     def recurrent_step(self, x, state):
         h, c = state
         if not self.batchnorm:
-            h, c = lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+            projected = self.projected_input(x)
+            if projected is None:
+                h, c = lstm_step(
+                    x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
+                )
+            else:
+                # b_hh is already inside ``projected`` (see input_projection_params).
+                h, c = lstm_pointwise(torch.addmm(projected, h, self.weight_hh.t()), c)
             return h, (h, c)
         gates = (
             self.bn_ih(F.linear(x, self.weight_ih))

@@ -78,6 +78,10 @@ class GRU(AbstractRecurrent):
     def reset_parameters(self) -> None:
         uniform_init(self, self.output_size)
 
+    def input_projection_params(self):
+        # With input dropout each gate path sees its own masked x: no shared product.
+        return None if (self.training and self.p > 0) else (self.weight_ih, self.bias_ih)
+
     def check_input(self, x) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
 
@@ -110,6 +114,7 @@ class GRU(AbstractRecurrent):
         h = gru_step(
             x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
             reset_after=self.reset_after, x_mask=x_mask, h_mask=h_mask,
+            input_projection=self.projected_input(x),
         )  # fmt: skip
         return h, h
 

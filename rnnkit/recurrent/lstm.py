@@ -64,10 +64,13 @@ class LSTM(AbstractRecurrent):
         zeros = zeros_state(x, self.output_size, self.weight_ih)
         return zeros, zeros
 
+    def input_projection_params(self):
+        return self.weight_ih, self.bias
+
     def recurrent_step(self, x, state):
         h, c = peephole_lstm_step(
             x, *state, self.weight_ih, self.weight_hh, self.bias,
-            self.weight_ci, self.weight_cf, self.weight_co,
+            self.weight_ci, self.weight_cf, self.weight_co, self.projected_input(x),
         )  # fmt: skip
         return h, (h, c)
 

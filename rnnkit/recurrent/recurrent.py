@@ -21,7 +21,8 @@ class Bias(nn.Module):
 
     def __init__(self, size, *, device=None, dtype=None) -> None:
         super().__init__()
-        self.bias = nn.Parameter(torch.zeros(torch.Size(size), device=device, dtype=dtype))
+        shape = torch.Size([size]) if isinstance(size, int) else torch.Size(size)
+        self.bias = nn.Parameter(torch.zeros(shape, device=device, dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -75,7 +76,7 @@ class Recurrent(AbstractRecurrent):
         super().__init__(rho)
         name = type(self).__name__
         if isinstance(start, int) and not isinstance(start, bool):
-            start = Bias((expect_positive_int(name, start, "start"),))
+            start = Bias(expect_positive_int(name, start, "start"))
         elif isinstance(start, (tuple, list, torch.Size)):
             start = Bias(start)
         self.start = _as_module(name, start, "start")

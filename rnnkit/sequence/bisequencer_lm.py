@@ -43,6 +43,16 @@ class BiSequencerLM(AbstractSequencer):
         self.bwd = as_sequence_module(fresh_copy(fwd) if bwd is None else bwd, False)
         self.merge = merge
 
+    def remember(self, mode: str = "both") -> BiSequencerLM:
+        if mode != "neither":
+            # The backward half reads the future, and the forward half only sees x[:-1]: a
+            # state carried into the next call would not be the state before its first step.
+            raise ValueError(
+                f"BiSequencerLM: remember({mode!r}) is not supported; every call starts both "
+                "directions from zero state"
+            )
+        return super().remember(mode)
+
     def forward(self, input: Any) -> Any:
         name = type(self).__name__
         steps, as_tensor = _seqio.split(name, input)

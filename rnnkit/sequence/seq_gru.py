@@ -70,10 +70,16 @@ class SeqGRU(FusedRecurrentLayer):
         return step
 
     @classmethod
-    def from_gru(cls, gru: GRU, batch_first: bool = False, maskzero: bool = False) -> SeqGRU:
-        """A ``SeqGRU`` with copies of a ``GRU(reset_after=True)``'s weights."""
+    def from_gru(cls, gru: GRU, batch_first: bool = False, maskzero: bool | None = None) -> SeqGRU:
+        """A ``SeqGRU`` with copies of a ``GRU(reset_after=True)``'s weights.
+
+        ``maskzero`` defaults to whether ``gru`` masks (``mask_zero(1)``/``trim_zero(1)``).
+        """
         if not isinstance(gru, GRU) or not gru.reset_after:
-            raise ValueError(f"SeqGRU.from_gru: expected a GRU with reset_after=True, got {gru!r}")
+            got = type(gru).__name__ + (" with reset_after=False" if isinstance(gru, GRU) else "")
+            raise ValueError(f"SeqGRU.from_gru: expected a GRU with reset_after=True, got {got}")
+        if maskzero is None:
+            maskzero = gru.mask_n_input_dim == 1
         w = gru.weight_ih
         seq = cls(
             gru.input_size, gru.output_size, batch_first, maskzero, device=w.device, dtype=w.dtype

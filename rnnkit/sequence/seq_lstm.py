@@ -88,19 +88,26 @@ class SeqLSTM(FusedRecurrentLayer):
 
     @classmethod
     def from_fast_lstm(
-        cls, lstm: FastLSTM, batch_first: bool = False, maskzero: bool = False
+        cls, lstm: FastLSTM, batch_first: bool = False, maskzero: bool | None = None
     ) -> SeqLSTM:
-        """A ``SeqLSTM`` with copies of a ``FastLSTM``'s weights (which must not use batchnorm)."""
+        """A ``SeqLSTM`` with copies of a ``FastLSTM``'s weights (which must not use batchnorm).
+
+        ``maskzero`` defaults to whether ``lstm`` masks (``mask_zero(1)``/``trim_zero(1)``).
+        """
         if not isinstance(lstm, FastLSTM) or lstm.batchnorm:
-            raise ValueError(
-                f"SeqLSTM.from_fast_lstm: expected a FastLSTM without batchnorm, got {lstm!r}"
+            got = type(lstm).__name__ + (
+                " with batchnorm=True" if getattr(lstm, "batchnorm", False) else ""
             )
+            raise ValueError(
+                f"SeqLSTM.from_fast_lstm: expected a FastLSTM without batchnorm, got {got}"
+            )
+        if maskzero is None:
+            maskzero = lstm.mask_n_input_dim == 1
         w = lstm.weight_ih
         seq = cls(
             lstm.input_size, lstm.output_size, batch_first, maskzero, device=w.device, dtype=w.dtype
         )
-        params = {k: v.detach().clone() for k, v in lstm.named_parameters()}
-        seq.load_state_dict(params)
+        seq.load_state_dict({k: v.detach().clone() for k, v in lstm.named_parameters()})
         return seq
 
 

@@ -74,6 +74,10 @@ class Sequencer(AbstractSequencer):
             expect_integer(f"{name} (its first layer is an nn.Embedding)", steps[0])
         self.begin_call()
         with sequence_window(self.module, len(steps)):
+            if as_tensor:
+                self.module.prepare_inputs(
+                    input.transpose(0, 1) if self.batch_first else input, steps
+                )
             outputs = [self.module(x) for x in steps]
         return _seqio.join(outputs, as_tensor, self.batch_first)
 

@@ -49,6 +49,9 @@ class TrainConfig:
         "clip each gradient value (torch-rnn) or the global norm (Zaremba)",
         choices=("value", "norm"),
     )
+    eval_batch_size: int | None = _opt(
+        None, "streams used for validation/test (default: --batch-size; Zaremba et al. test with 1)"
+    )
     max_epochs: int = _opt(50, "number of epochs")
     time_budget: float | None = _opt(
         None,

@@ -42,7 +42,7 @@ def _from_text(text: str, level: str, valid_frac: float, test_frac: float, what:
             return vocab.encode_words(words(t))
 
     splits = {"train": encode(train), "valid": encode(valid), "test": encode(test)}
-    return LMData(vocab, splits, f"{what}: {len(text):,} characters, {len(vocab):,} {level} types")
+    return LMData(vocab, splits, f"{what}; {len(vocab):,} {level} types")
 
 
 def load_lm_data(config) -> LMData:
@@ -60,7 +60,8 @@ def load_lm_data(config) -> LMData:
         return LMData(vocab, splits, f"prepared corpus in {folder}")
     if config.data:
         text = read_text(config.data)
-        return _from_text(text, config.level, config.valid_frac, config.test_frac, str(config.data))
+        what = f"{config.data}: {len(text):,} characters"
+        return _from_text(text, config.level, config.valid_frac, config.test_frac, what)
     text = default_corpus_text(config.max_corpus_bytes)
     return _from_text(
         text, "char", config.valid_frac, config.test_frac, default_corpus_description()

@@ -57,7 +57,10 @@ def evaluate_loss(
     model.eval()
     model.forget()
     total, count = 0.0, 0
-    batcher = BPTTBatcher(ids, min(batch_size, max(1, (len(ids) - 1) // 2)), seq_length)
+    try:
+        batcher = BPTTBatcher(ids, min(batch_size, max(1, (len(ids) - 1) // 2)), seq_length)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     for inputs, targets in batcher:
         logits = model(inputs.to(device))
         total += F.cross_entropy(
@@ -212,6 +215,13 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
             path,
         )  # fmt: skip
 
+    def score(split: str) -> dict:
+        eval_batch = config.eval_batch_size or config.batch_size
+        loss = evaluate_loss(
+            model, data.splits[split], eval_batch, config.seq_length, config.device
+        )
+        return metrics(loss, vocab.level)
+
     echo(f"data: {data.description}")
     echo(f"model: {model_config}, {sum(p.numel() for p in params):,} parameters")
     n_chunks = len(batcher)
@@ -258,16 +268,7 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
             if bar is not None:
                 bar.close()
             if stop_reason is None:  # a full epoch: validate, decay, move on
-                valid = metrics(
-                    evaluate_loss(
-                        model,
-                        data.splits["valid"],
-                        config.batch_size,
-                        config.seq_length,
-                        config.device,
-                    ),
-                    vocab.level,
-                )
+                valid = score("valid")
                 history["valid"].append(
                     {
                         "epoch": state["epoch"],
@@ -303,18 +304,7 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
         return summary
     if stop_reason:
         echo(f"stopped after {elapsed:.0f}s ({stop_reason}); checkpoint saved to {ckpt_path}")
-    valid = metrics(
-        evaluate_loss(
-            model, data.splits["valid"], config.batch_size, config.seq_length, config.device
-        ),
-        vocab.level,
-    )
-    test = metrics(
-        evaluate_loss(
-            model, data.splits["test"], config.batch_size, config.seq_length, config.device
-        ),
-        vocab.level,
-    )
+    valid, test = score("valid"), score("test")
     echo(f"final validation {describe(valid)}")
     echo(f"final test {describe(test)}")
     summary.update(valid=valid, test=test)

@@ -23,7 +23,7 @@ def plot_loss_curves(history: dict, path: str | Path, title: str = "") -> Path |
         ax.plot(it, loss, "o-", label="validation (per epoch)")
     ax.set_xlabel("iteration")
     ax.set_ylabel("cross-entropy (nats/token)")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9, wrap=True)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
