@@ -57,10 +57,13 @@ def evaluate_loss(
     model.eval()
     model.forget()
     total, count = 0.0, 0
-    try:
-        batcher = BPTTBatcher(ids, min(batch_size, max(1, (len(ids) - 1) // 2)), seq_length)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+    if len(ids) < 2:
+        raise ConfigError(f"cannot evaluate on {len(ids)} tokens: at least 2 are needed")
+    # With the state carried from chunk to chunk the loss does not depend on the chunk
+    # length, so a split too short for the training shape is read in shorter chunks.
+    streams = max(1, min(batch_size, (len(ids) - 1) // 2))
+    seq_length = max(1, min(seq_length, len(ids) // streams - 1))
+    batcher = BPTTBatcher(ids, streams, seq_length)
     for inputs, targets in batcher:
         logits = model(inputs.to(device))
         total += F.cross_entropy(
@@ -143,6 +146,13 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
     if ckpt is not None:
         # The stored configuration wins, except how long to go on and where to report.
         stored = ckpt["config"]
+        for key in ("data", "data_dir"):
+            given = getattr(config, key)
+            if given is not None and given != stored.get(key):
+                raise CheckpointError(
+                    f"checkpoint {ckpt_path} was trained with --{key.replace('_', '-')} "
+                    f"{stored.get(key)!r}, not {given!r}; resume without it or with the same"
+                )
         keep = {
             "max_epochs",
             "time_budget",
@@ -288,6 +298,9 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
                 state["epoch"] += 1
                 state["chunk"] = 0
             save()
+
+        if stop_reason is None and stop.signal is not None:  # arrived during the last validation
+            stop_reason = signal.Signals(stop.signal).name
 
     elapsed = state["elapsed"]
     tokens = state["iteration"] * tokens_per_chunk
