@@ -23,6 +23,7 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks.step_modules
 	$(PY) -m benchmarks.seq_layers
 	$(PY) -m benchmarks.lm_train
+	$(PY) -m benchmarks.masking
 
 clean:
 	rm -rf $(VENV) .pytest_cache

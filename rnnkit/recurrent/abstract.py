@@ -122,6 +122,23 @@ class AbstractRecurrent(nn.Module):
         entry = self._sequence_cache.get("inputs", {}).get(id(x))
         return entry[1] if entry is not None and entry[0] is x else None
 
+    def _trimmed_step(self, x: Any, mask: torch.Tensor):
+        """``recurrent_step`` for the kept rows of ``x``, reusing their precomputed projection."""
+        projected = self.projected_input(x)
+        if projected is None or not bool(mask.any()) or bool(mask.all()):
+            return self.recurrent_step
+        keep = (~mask).nonzero().squeeze(1)  # the rows masked_call keeps
+
+        def step(x_kept, state_kept):
+            cache = self._sequence_cache["inputs"]
+            cache[id(x_kept)] = (x_kept, projected.index_select(0, keep))
+            try:
+                return self.recurrent_step(x_kept, state_kept)
+            finally:
+                del cache[id(x_kept)]
+
+        return step
+
     # ------------------------------------------------------------------ masking
     def mask_zero(self, n_input_dim: int) -> AbstractRecurrent:
         """Treat all-zero input rows as padding, here and in every nested step module.
@@ -235,7 +252,8 @@ class AbstractRecurrent(nn.Module):
             if mask is None:
                 output, new_state = self.recurrent_step(x, state)
             else:
-                output, new_state = masked_call(self.recurrent_step, (x, state), mask, self.trim)
+                step = self._trimmed_step(x, mask) if self.trim else self.recurrent_step
+                output, new_state = masked_call(step, (x, state), mask, self.trim)
                 for m in list(recurrent_modules(self))[1:]:
                     m._state = zero_masked(m._state, mask)
 

@@ -113,8 +113,22 @@ class FusedRecurrentLayer(AbstractSequencer):
             )
         return result[0], list(result[1:])
 
-    def _run_masked(self, x: torch.Tensor, hx: list[torch.Tensor], valid: torch.Tensor):
-        """Run each row's contiguous block of real steps through the packed kernel.
+    def _run_packed(self, xs: torch.Tensor, hx: list[torch.Tensor], length: torch.Tensor, T: int):
+        """The kernel's packed-sequence path over rows aligned at ``t = 0`` of ``length`` steps."""
+        packed = pack_padded_sequence(xs, length.cpu(), enforce_sorted=False)
+        h_sorted = [h.index_select(1, packed.sorted_indices) for h in hx]
+        data, finals = self._run(packed.data, h_sorted, packed.batch_sizes)
+        finals = [f.index_select(1, packed.unsorted_indices) for f in finals]
+        out_packed = PackedSequence(
+            data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+        )
+        out_rows, _ = pad_packed_sequence(out_packed, total_length=T)  # (T, K, R)
+        return out_rows, finals
+
+    def _run_masked(
+        self, x: torch.Tensor, hx: list[torch.Tensor], valid: torch.Tensor, need_final: bool
+    ):
+        """Run each row's contiguous block of real steps, from zero state unless it starts at 0.
 
         Matches a step module with ``mask_zero``: padded steps output zeros and reset the
         state, so a row whose real steps start after ``t = 0`` starts from zeros and a row
@@ -142,19 +156,23 @@ class FusedRecurrentLayer(AbstractSequencer):
                 torch.zeros_like(h) + h[:0].sum() for h in hx
             ]
         s, length = starts[rows], lengths[rows]
-        # Shift each row so that its real steps start at t = 0, pack, run, shift back.
+        # Shift each row so that its real steps start at t = 0, run, shift back.
         forward_idx = (t + s).clamp(max=T - 1)  # (T, K)
         xs = x.index_select(1, rows).gather(0, forward_idx.unsqueeze(2).expand(-1, -1, D))
-        packed = pack_padded_sequence(xs, length.cpu(), enforce_sorted=False)
         starts_at_zero = (s == 0).view(1, -1, 1)
         h_rows = [torch.where(starts_at_zero, h.index_select(1, rows), 0.0) for h in hx]
-        h_sorted = [h.index_select(1, packed.sorted_indices) for h in h_rows]
-        data, finals = self._run(packed.data, h_sorted, packed.batch_sizes)
-        finals = [f.index_select(1, packed.unsorted_indices) for f in finals]
-        out_packed = PackedSequence(
-            data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
-        )
-        out_rows, _ = pad_packed_sequence(out_packed, total_length=T)  # (T, K, R)
+        if need_final and self._is_lstm:
+            out_rows, finals = self._run_packed(xs, h_rows, length, T)
+        else:
+            # Aligned at t = 0, every row's real steps come first, and what the kernel computes
+            # after a row's end never reaches them: the dense kernel (oneDNN on CPU, much
+            # faster than the packed path) over max(length) steps gives the same outputs.
+            t_max = int(length.max())
+            out_rows, _ = self._run(xs[:t_max], h_rows)
+            if t_max < T:
+                out_rows = torch.cat((out_rows, out_rows.new_zeros(T - t_max, *out_rows.shape[1:])))
+            last = (length - 1).view(1, -1, 1).expand(1, -1, out_size)
+            finals = [out_rows.gather(0, last)]  # h after each row's last real step (GRU, RNN)
         back_idx = (t - s).clamp(min=0)
         out_rows = out_rows.gather(0, back_idx.unsqueeze(2).expand(-1, -1, out_size))
         out_rows = out_rows.masked_fill(~valid.index_select(1, rows).unsqueeze(2), 0.0)
@@ -200,7 +218,8 @@ class FusedRecurrentLayer(AbstractSequencer):
         if valid is None or bool(valid.all()):
             output, final = self._run(x, hx)
         else:
-            output, final = self._run_masked(x, hx, valid)
+            need_final = return_state or self.remembers()
+            output, final = self._run_masked(x, hx, valid, need_final)
         if self.remembers():
             self._carried = [f.detach() for f in final]
         if self.batch_first:
