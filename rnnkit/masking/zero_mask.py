@@ -52,11 +52,24 @@ def zero_masked(obj: Any, mask: torch.Tensor) -> Any:
     def fill(t: torch.Tensor) -> torch.Tensor:
         return t.masked_fill(mask.view(-1, *([1] * (t.dim() - 1))), 0)
 
-    return _nest.map_tensors(fill, obj)
+    return _map_once(fill, obj)
+
+
+def _map_once(fn, obj: Any) -> Any:
+    """``map_tensors``, computing ``fn`` once per distinct tensor (``h`` is both output and state)."""
+    done: dict[int, torch.Tensor] = {}
+
+    def once(t: torch.Tensor) -> torch.Tensor:
+        key = id(t)
+        if key not in done:
+            done[key] = fn(t)
+        return done[key]
+
+    return _nest.map_tensors(once, obj)
 
 
 def select_rows(obj: Any, index: torch.Tensor) -> Any:
-    return _nest.map_tensors(lambda t: t.index_select(0, index), obj)
+    return _map_once(lambda t: t.index_select(0, index), obj)
 
 
 def scatter_rows(obj: Any, index: torch.Tensor, n_rows: int) -> Any:
@@ -65,7 +78,7 @@ def scatter_rows(obj: Any, index: torch.Tensor, n_rows: int) -> Any:
     def scatter(t: torch.Tensor) -> torch.Tensor:
         return t.new_zeros(n_rows, *t.shape[1:]).index_copy(0, index, t)
 
-    return _nest.map_tensors(scatter, obj)
+    return _map_once(scatter, obj)
 
 
 def masked_call(fn: Callable, args: tuple, mask: torch.Tensor, trim: bool) -> Any:

@@ -79,6 +79,7 @@ class AbstractRecurrent(nn.Module):
         self._user_state_pending = False
         self.mask_n_input_dim: int | None = None
         self.trim = False
+        self._masked_nested: list[AbstractRecurrent] = []
         self._reset()
 
     # ------------------------------------------------------------------ subclass API
@@ -160,6 +161,7 @@ class AbstractRecurrent(nn.Module):
         for m in [self, *nested]:
             m._check_maskable(trim and not nested)
         self.mask_n_input_dim = n_input_dim
+        self._masked_nested = nested
         # Nested step modules hold state for every row, so a container computes all rows
         # (masking) and resets the nested states of the padded rows after each step.
         self.trim = trim and not nested
@@ -254,7 +256,7 @@ class AbstractRecurrent(nn.Module):
             else:
                 step = self._trimmed_step(x, mask) if self.trim else self.recurrent_step
                 output, new_state = masked_call(step, (x, state), mask, self.trim)
-                for m in list(recurrent_modules(self))[1:]:
+                for m in self._masked_nested:
                     m._state = zero_masked(m._state, mask)
 
         keep_graph = self.training and torch.is_grad_enabled()
