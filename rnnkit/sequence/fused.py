@@ -22,7 +22,7 @@ from .._checks import (
     expect_shape,
     expect_tensor,
 )
-from ..recurrent._params import uniform_init
+from ..recurrent._params import new_parameter, uniform_init
 from .abstract import AbstractSequencer
 
 
@@ -47,8 +47,43 @@ class FusedRecurrentLayer(AbstractSequencer):
         self.maskzero = bool(maskzero)
 
     # ------------------------------------------------------------------ subclass API
+    def _create_weights(self, gates: int, recurrent_size: int, device, dtype) -> None:
+        """``weight_ih (G·H, D)``, ``weight_hh (G·H, recurrent_size)``, ``bias_ih``, ``bias_hh (G·H)``.
+
+        ``torch.nn.LSTM``/``GRU``/``RNN``'s names and layout, so weights copy across.
+        """
+        H, D = self.hidden_size, self.input_size
+        kw = dict(device=device, dtype=dtype)
+        self.weight_ih = new_parameter(gates * H, D, **kw)
+        self.weight_hh = new_parameter(gates * H, recurrent_size, **kw)
+        self.bias_ih = new_parameter(gates * H, **kw)
+        self.bias_hh = new_parameter(gates * H, **kw)
+
     def _weights(self) -> list[torch.Tensor]:
-        raise NotImplementedError
+        return [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh]
+
+    @property
+    def output_size(self) -> int:
+        return self.hidden_size
+
+    def _copy_into(self, step):
+        """Give the step twin ``step`` copies of these weights (and this layer's masking)."""
+        if self.maskzero:
+            step.mask_zero(1)
+        step.load_state_dict({k: v.detach().clone() for k, v in self.state_dict().items()})
+        return step
+
+    @classmethod
+    def _copy_from(cls, step, batch_first: bool, maskzero: bool | None):
+        """A layer with copies of the step twin ``step``'s weights; ``maskzero`` defaults to its masking."""
+        if maskzero is None:
+            maskzero = step.mask_n_input_dim == 1
+        w = step.weight_ih
+        seq = cls(
+            step.input_size, step.output_size, batch_first, maskzero, device=w.device, dtype=w.dtype
+        )
+        seq.load_state_dict({k: v.detach().clone() for k, v in step.named_parameters()})
+        return seq
 
     def _kernel_weights(self) -> list[torch.Tensor]:
         """The weights passed to the kernel (subclasses may adapt their layout)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import torch
 
-from ..recurrent._params import new_parameter
 from ..recurrent.gru import GRU
 from .fused import FusedRecurrentLayer
 
@@ -43,31 +42,15 @@ class SeqGRU(FusedRecurrentLayer):
         dtype=None,
     ) -> None:
         super().__init__(input_size, output_size, batch_first, maskzero)
-        H, D = self.hidden_size, self.input_size
-        kw = dict(device=device, dtype=dtype)
-        self.weight_ih = new_parameter(3 * H, D, **kw)
-        self.weight_hh = new_parameter(3 * H, H, **kw)
-        self.bias_ih = new_parameter(3 * H, **kw)
-        self.bias_hh = new_parameter(3 * H, **kw)
+        self._create_weights(3, self.hidden_size, device, dtype)
         self.reset_parameters()
-
-    @property
-    def output_size(self) -> int:
-        return self.hidden_size
-
-    def _weights(self):
-        return [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh]
 
     def to_gru(self) -> GRU:
         """A ``GRU(reset_after=True)`` step module with copies of these weights."""
         w = self.weight_ih
-        step = GRU(
-            self.input_size, self.hidden_size, reset_after=True, device=w.device, dtype=w.dtype
+        return self._copy_into(
+            GRU(self.input_size, self.hidden_size, reset_after=True, device=w.device, dtype=w.dtype)
         )
-        if self.maskzero:
-            step.mask_zero(1)
-        step.load_state_dict({k: v.detach().clone() for k, v in self.state_dict().items()})
-        return step
 
     @classmethod
     def from_gru(cls, gru: GRU, batch_first: bool = False, maskzero: bool | None = None) -> SeqGRU:
@@ -78,11 +61,4 @@ class SeqGRU(FusedRecurrentLayer):
         if not isinstance(gru, GRU) or not gru.reset_after:
             got = type(gru).__name__ + (" with reset_after=False" if isinstance(gru, GRU) else "")
             raise ValueError(f"SeqGRU.from_gru: expected a GRU with reset_after=True, got {got}")
-        if maskzero is None:
-            maskzero = gru.mask_n_input_dim == 1
-        w = gru.weight_ih
-        seq = cls(
-            gru.input_size, gru.output_size, batch_first, maskzero, device=w.device, dtype=w.dtype
-        )
-        seq.load_state_dict({k: v.detach().clone() for k, v in gru.named_parameters()})
-        return seq
+        return cls._copy_from(gru, batch_first, maskzero)

@@ -59,20 +59,8 @@ class SeqLSTM(FusedRecurrentLayer):
         dtype=None,
     ) -> None:
         super().__init__(input_size, output_size, batch_first, maskzero)
-        H, D = self.hidden_size, self.input_size
-        kw = dict(device=device, dtype=dtype)
-        self.weight_ih = new_parameter(4 * H, D, **kw)
-        self.weight_hh = new_parameter(4 * H, H, **kw)
-        self.bias_ih = new_parameter(4 * H, **kw)
-        self.bias_hh = new_parameter(4 * H, **kw)
+        self._create_weights(4, self.hidden_size, device, dtype)
         self.reset_parameters()
-
-    @property
-    def output_size(self) -> int:
-        return self.hidden_size
-
-    def _weights(self):
-        return [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh]
 
     def _state_sizes(self):
         return [self.hidden_size, self.hidden_size]
@@ -80,11 +68,9 @@ class SeqLSTM(FusedRecurrentLayer):
     def to_fast_lstm(self) -> FastLSTM:
         """A ``FastLSTM`` with copies of these weights: stepping it gives the same outputs."""
         w = self.weight_ih
-        step = FastLSTM(self.input_size, self.hidden_size, device=w.device, dtype=w.dtype)
-        if self.maskzero:
-            step.mask_zero(1)
-        step.load_state_dict({k: v.detach().clone() for k, v in self.state_dict().items()})
-        return step
+        return self._copy_into(
+            FastLSTM(self.input_size, self.hidden_size, device=w.device, dtype=w.dtype)
+        )
 
     @classmethod
     def from_fast_lstm(
@@ -101,14 +87,7 @@ class SeqLSTM(FusedRecurrentLayer):
             raise ValueError(
                 f"SeqLSTM.from_fast_lstm: expected a FastLSTM without batchnorm, got {got}"
             )
-        if maskzero is None:
-            maskzero = lstm.mask_n_input_dim == 1
-        w = lstm.weight_ih
-        seq = cls(
-            lstm.input_size, lstm.output_size, batch_first, maskzero, device=w.device, dtype=w.dtype
-        )
-        seq.load_state_dict({k: v.detach().clone() for k, v in lstm.named_parameters()})
-        return seq
+        return cls._copy_from(lstm, batch_first, maskzero)
 
 
 class SeqLSTMP(FusedRecurrentLayer):
@@ -143,15 +122,16 @@ class SeqLSTMP(FusedRecurrentLayer):
         dtype=None,
     ) -> None:
         super().__init__(input_size, hidden_size, batch_first, maskzero)
-        self.output_size = expect_positive_int(type(self).__name__, output_size, "output_size")
-        H, D, R = self.hidden_size, self.input_size, self.output_size
-        kw = dict(device=device, dtype=dtype)
-        self.weight_ih = new_parameter(4 * H, D, **kw)
-        self.weight_hh = new_parameter(4 * H, R, **kw)
-        self.bias_ih = new_parameter(4 * H, **kw)
-        self.bias_hh = new_parameter(4 * H, **kw)
-        self.weight_hr = new_parameter(R, H, **kw)
+        self._output_size = expect_positive_int(type(self).__name__, output_size, "output_size")
+        self._create_weights(4, self._output_size, device, dtype)
+        self.weight_hr = new_parameter(
+            self._output_size, self.hidden_size, device=device, dtype=dtype
+        )
         self.reset_parameters()
+
+    @property
+    def output_size(self) -> int:
+        return self._output_size
 
     def _weights(self):
         return [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.weight_hr]

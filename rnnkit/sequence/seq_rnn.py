@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from ..recurrent._params import new_parameter
 from .fused import FusedRecurrentLayer
 
 
@@ -37,20 +36,8 @@ class SeqRNN(FusedRecurrentLayer):
         dtype=None,
     ) -> None:
         super().__init__(input_size, output_size, batch_first, maskzero)
-        H, D = self.hidden_size, self.input_size
-        kw = dict(device=device, dtype=dtype)
-        self.weight_ih = new_parameter(H, D, **kw)
-        self.weight_hh = new_parameter(H, H, **kw)
-        self.bias_ih = new_parameter(H, **kw)
-        self.bias_hh = new_parameter(H, **kw)
+        self._create_weights(1, self.hidden_size, device, dtype)
         self.reset_parameters()
-
-    @property
-    def output_size(self) -> int:
-        return self.hidden_size
-
-    def _weights(self):
-        return [self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh]
 
 
 VanillaRNN = SeqRNN
