@@ -23,9 +23,9 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--out-dir", default="runs/shakespeare")
-    parser.add_argument("--rnn-size", type=int, default=256)
+    parser.add_argument("--rnn-size", type=int, default=512)
     parser.add_argument("--num-layers", type=int, default=2)
-    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--dropout", type=float, default=0.25)
     parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--time-budget", type=float, default=1500, help="seconds (0: none)")
     parser.add_argument("--resume", action="store_true")
@@ -35,7 +35,7 @@ def main(argv=None) -> dict:
         data=args.data, level="char", out_dir=args.out_dir, resume=args.resume,
         progress=args.progress, model_type="lstm", wordvec_size=64, rnn_size=args.rnn_size,
         num_layers=args.num_layers, dropout=args.dropout, seq_length=100, batch_size=32,
-        optimizer="adam", learning_rate=2e-3, lr_decay_start=3, lr_decay_every=3,
+        optimizer="adam", learning_rate=2e-3, lr_decay_start=4, lr_decay_every=2,
         lr_decay_factor=0.5, grad_clip=5.0, clip_mode="value", max_epochs=args.max_epochs,
         time_budget=args.time_budget, checkpoint_every=500, sample_length=600, temperature=0.8,
     )  # fmt: skip

@@ -56,6 +56,50 @@ CONTRACT = {
     "Repeater": [("module", _REQ, False), ("n_step", _REQ, False)],
     "SequencerCriterion": [("criterion", _REQ, False), ("size_average", False, False)],
     "RepeaterCriterion": [("criterion", _REQ, False)],
+    # issue 3: fused layers and bidirectional decorators
+    "BiSequencer": [("fwd", _REQ, False), ("bwd", None, False), ("merge", None, False)],
+    "BiSequencerLM": [("fwd", _REQ, False), ("bwd", None, False), ("merge", None, False)],
+    "SeqLSTM": [
+        ("input_size", _REQ, False),
+        ("output_size", _REQ, False),
+        ("batch_first", False, False),
+        ("maskzero", False, False),
+    ],
+    "SeqLSTMP": [
+        ("input_size", _REQ, False),
+        ("hidden_size", _REQ, False),
+        ("output_size", _REQ, False),
+        ("batch_first", False, False),
+        ("maskzero", False, False),
+    ],
+    "SeqGRU": [
+        ("input_size", _REQ, False),
+        ("output_size", _REQ, False),
+        ("batch_first", False, False),
+        ("maskzero", False, False),
+    ],
+    "SeqRNN": [
+        ("input_size", _REQ, False),
+        ("output_size", _REQ, False),
+        ("batch_first", False, False),
+    ],
+    "VanillaRNN": [
+        ("input_size", _REQ, False),
+        ("output_size", _REQ, False),
+        ("batch_first", False, False),
+    ],
+    "SeqBRNN": [
+        ("input_size", _REQ, False),
+        ("output_size", _REQ, False),
+        ("batch_first", False, False),
+        ("merge", None, False),
+    ],
+    "SeqReverseSequence": [("dim", _REQ, False)],
+    # issue 4: masking
+    "MaskZero": [("module", _REQ, False), ("n_input_dim", _REQ, False)],
+    "TrimZero": [("module", _REQ, False), ("n_input_dim", _REQ, False)],
+    "LookupTableMaskZero": [("n_index", _REQ, False), ("n_output", _REQ, False)],
+    "MaskZeroCriterion": [("criterion", _REQ, False), ("n_input_dim", _REQ, False)],
 }
 
 
