@@ -12,6 +12,7 @@ from .criterion.mask_zero_criterion import MaskZeroCriterion
 from .criterion.repeater_criterion import RepeaterCriterion
 from .criterion.sequencer_criterion import SequencerCriterion
 from .layers.reverse_sequence import SeqReverseSequence
+from .layers.spatial_glimpse import SpatialGlimpse
 from .layers.table import CAddTable, JoinTable, ParallelTable, SelectTable
 from .masking.lookup_table_mask_zero import LookupTableMaskZero
 from .masking.mask_zero import MaskZero
@@ -25,9 +26,15 @@ from .recurrent.norm_stabilizer import NormStabilizer, norm_stabilizer_penalty
 from .recurrent.recurrence import Recurrence
 from .recurrent.recurrent import Bias, Recurrent
 from .recurrent.recursor import Recursor
+from .reinforce.bernoulli import ReinforceBernoulli
+from .reinforce.categorical import ReinforceCategorical
+from .reinforce.normal import ReinforceNormal
+from .reinforce.reinforce import Reinforce
+from .reinforce.vr_class_reward import VRClassReward
 from .sequence.abstract import AbstractSequencer
 from .sequence.bisequencer import BiSequencer
 from .sequence.bisequencer_lm import BiSequencerLM
+from .sequence.recurrent_attention import RecurrentAttention
 from .sequence.repeater import Repeater
 from .sequence.seq_brnn import SeqBRNN
 from .sequence.seq_gru import SeqGRU
@@ -56,10 +63,16 @@ __all__ = [
     "ParallelTable",
     "Recurrence",
     "Recurrent",
+    "RecurrentAttention",
+    "Reinforce",
+    "ReinforceBernoulli",
+    "ReinforceCategorical",
+    "ReinforceNormal",
     "Recursor",
     "Repeater",
     "RepeaterCriterion",
     "SelectTable",
+    "SpatialGlimpse",
     "SeqBRNN",
     "SeqGRU",
     "SeqLSTM",
@@ -69,6 +82,7 @@ __all__ = [
     "Sequencer",
     "SequencerCriterion",
     "TrimZero",
+    "VRClassReward",
     "VanillaRNN",
     "norm_stabilizer_penalty",
 ]

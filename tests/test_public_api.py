@@ -100,6 +100,18 @@ CONTRACT = {
     "TrimZero": [("module", _REQ, False), ("n_input_dim", _REQ, False)],
     "LookupTableMaskZero": [("n_index", _REQ, False), ("n_output", _REQ, False)],
     "MaskZeroCriterion": [("criterion", _REQ, False), ("n_input_dim", _REQ, False)],
+    # issue 6: attention and REINFORCE
+    "RecurrentAttention": [
+        ("rnn", _REQ, False),
+        ("action", _REQ, False),
+        ("n_step", _REQ, False),
+        ("hidden_size", _REQ, False),
+    ],
+    "ReinforceNormal": [("stdev", _REQ, False)],
+    "ReinforceCategorical": [],
+    "ReinforceBernoulli": [],
+    "VRClassReward": [("module", _REQ, False), ("scale", 1.0, False)],
+    "SpatialGlimpse": [("size", _REQ, False), ("depth", 3, False), ("scale", 2, False)],
 }
 
 
