@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +65,11 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
     try:
-        # weights_only: a checkpoint is data, never code to run.
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        # weights_only: a checkpoint is data, never code to run. A foreign pickle makes torch
+        # warn about its protocol before failing; the one-line error below says it all.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Detected pickle protocol")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a damaged file
         raise CheckpointError(
             f"checkpoint {path} is not a readable rnnkit checkpoint ({type(e).__name__})"
