@@ -1,4 +1,4 @@
-"""The ``rnnkit`` command line: ``preprocess``, ``train``, ``sample``, ``evaluate``.
+"""The ``rnnkit`` command line: ``preprocess``, ``train``, ``sample``, ``evaluate``, ``ram``.
 
 Argument parsing and wiring only; the work is done by :mod:`rnnkit.training` and
 :mod:`rnnkit.data`. Expected failures (bad data, bad options, a damaged checkpoint) end
@@ -13,15 +13,22 @@ import sys
 from ..data import DataError
 from ..training.checkpoint import CheckpointError
 from ..training.lm_trainer import ConfigError
-from . import evaluate, preprocess, sample, train
+from . import evaluate, preprocess, ram, sample, train
 
-COMMANDS = {"preprocess": preprocess, "train": train, "sample": sample, "evaluate": evaluate}
+COMMANDS = {
+    "preprocess": preprocess,
+    "train": train,
+    "sample": sample,
+    "evaluate": evaluate,
+    "ram": ram,
+}
 EXPECTED_ERRORS = (DataError, ConfigError, CheckpointError, FileNotFoundError, IsADirectoryError)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rnnkit", description="Train, sample and evaluate recurrent language models."
+        prog="rnnkit",
+        description="Train, sample and evaluate recurrent language models; train the recurrent attention model.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS.values():
