@@ -301,7 +301,11 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
     summary.update(best_epoch=state["best_epoch"],
                    valid_error=error_rate(model, data["valid"], dev),
                    test_error=error_rate(model, data["test"], dev))  # fmt: skip
-    which = f"epoch {state['best_epoch']}" if state["best_epoch"] else "untrained"
+    which = (
+        f"best epoch {state['best_epoch']}"
+        if state["best_epoch"]
+        else "partly trained, no full epoch"
+    )
     echo(f"final ({which} model): valid error {summary['valid_error']:.2%}, "
          f"test error {summary['test_error']:.2%}")  # fmt: skip
     plot = plot_glimpses(model, data["test"], out_dir / "glimpses.png", dev)
