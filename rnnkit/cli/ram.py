@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import typing
 
 from ..training.ram_trainer import RAMConfig, train_ram
-
-EXIT_INTERRUPTED = 130
-
-
-def _flag_type(f: dataclasses.Field):
-    hint = typing.get_type_hints(RAMConfig)[f.name]
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    return args[0] if args else hint
+from .config import add_config_flags, config_from_args
+from .train import EXIT_INTERRUPTED
 
 
 def add_parser(sub) -> None:
@@ -26,28 +18,10 @@ def add_parser(sub) -> None:
         "plot the glimpse trajectories.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    for f in dataclasses.fields(RAMConfig):
-        flag = "--" + f.name.replace("_", "-")
-        kind = _flag_type(f)
-        if kind is bool:
-            p.add_argument(
-                flag,
-                action=argparse.BooleanOptionalAction,
-                default=f.default,
-                help=f.metadata["help"],
-            )
-        else:
-            p.add_argument(
-                flag,
-                type=kind,
-                default=f.default,
-                required=f.name == "data_dir",
-                help=f.metadata["help"],
-            )
+    add_config_flags(p, RAMConfig, required=("data_dir",))
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    config = RAMConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RAMConfig)})
-    summary = train_ram(config)
+    summary = train_ram(config_from_args(RAMConfig, args))
     return EXIT_INTERRUPTED if summary.get("interrupted") else 0

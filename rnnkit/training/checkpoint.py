@@ -59,8 +59,17 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read and validate a checkpoint; raise :class:`CheckpointError` with a one-line reason."""
+def load_checkpoint(
+    path: str | os.PathLike,
+    format: str = FORMAT,
+    required: tuple[str, ...] = REQUIRED_KEYS,
+    kind: str = "language-model",
+) -> dict:
+    """Read and validate a checkpoint; raise :class:`CheckpointError` with a one-line reason.
+
+    ``format`` is the value its ``"format"`` entry must have, ``required`` the keys it must
+    hold, ``kind`` how the error messages name it.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
@@ -74,9 +83,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(
             f"checkpoint {path} is not a readable rnnkit checkpoint ({type(e).__name__})"
         ) from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {path} is not an rnnkit language-model checkpoint")
-    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
+    if not isinstance(ckpt, dict) or ckpt.get("format") != format:
+        raise CheckpointError(f"checkpoint {path} is not an rnnkit {kind} checkpoint")
+    missing = [k for k in required if k not in ckpt]
     if missing:
         raise CheckpointError(f"checkpoint {path} is incomplete (missing {', '.join(missing)})")
     return ckpt

@@ -6,7 +6,7 @@ which also expresses Zaremba et al.'s (``--lr-decay-start 4 --lr-decay-every 1``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 
 def _opt(default, help: str, **kw):
@@ -73,8 +73,3 @@ class TrainConfig:
 
     def model_config_keys(self) -> tuple[str, ...]:
         return ("model_type", "wordvec_size", "rnn_size", "num_layers", "dropout")
-
-
-def config_fields():
-    """The fields with their help and choices, for building a command line."""
-    return fields(TrainConfig)

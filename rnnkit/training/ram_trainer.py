@@ -15,7 +15,6 @@ import json
 import random
 import signal
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ import torch.nn.functional as F
 from ..data.mnist import load_mnist, translate
 from ..models.recurrent_attention_model import RecurrentAttentionModel
 from ..reinforce.vr_class_reward import VRClassReward
-from .checkpoint import CheckpointError, rng_state, save_atomic, set_rng_state
+from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from .lm_trainer import ConfigError, _progress, _StopRequest
 
 FORMAT = "rnnkit-ram-1"
@@ -101,23 +100,7 @@ def _check_config(c: RAMConfig) -> None:
 
 def load_ram_checkpoint(path: str | Path) -> dict:
     """Read and validate a RAM checkpoint; raise :class:`CheckpointError` with a one-line reason."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path}: no such file")
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Detected pickle protocol")
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a damaged file
-        raise CheckpointError(
-            f"checkpoint {path} is not a readable rnnkit checkpoint ({type(e).__name__})"
-        ) from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"checkpoint {path} is not an rnnkit attention-model checkpoint")
-    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
-    if missing:
-        raise CheckpointError(f"checkpoint {path} is incomplete (missing {', '.join(missing)})")
-    return ckpt
+    return load_checkpoint(path, FORMAT, REQUIRED_KEYS, kind="attention-model")
 
 
 def load_ram_data(c: RAMConfig) -> dict:
