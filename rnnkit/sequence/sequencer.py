@@ -74,7 +74,8 @@ class Sequencer(AbstractSequencer):
             expect_integer(f"{name} (its first layer is an nn.Embedding)", steps[0])
         self.begin_call()
         with sequence_window(self.module, len(steps)):
-            if as_tensor:
+            # Past rho, a projection kept for every step would outgrow what rho needs.
+            if as_tensor and len(steps) <= self.module.rho:
                 self.module.prepare_inputs(
                     input.transpose(0, 1) if self.batch_first else input, steps
                 )
