@@ -76,6 +76,22 @@ def test_resume_mid_epoch_is_exact(tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 
 
+def test_adam_optimizer_is_used_and_resumed(tmp_path):
+    whole = train_ram(tiny(tmp_path, out_dir=str(tmp_path / "a"), optimizer="adam",
+                           learning_rate=1e-3), echo=lambda s: None)  # fmt: skip
+    state = load_ram_checkpoint(tmp_path / "a" / "checkpoint.pt")["optimizer"]["state"]
+    assert all("exp_avg_sq" in s for s in state.values())  # Adam's moments, not SGD's buffer
+    train_ram(tiny(tmp_path, out_dir=str(tmp_path / "b"), optimizer="adam", learning_rate=1e-3,
+                   time_budget=1e-9), echo=lambda s: None)  # fmt: skip
+    resumed = train_ram(tiny(tmp_path, out_dir=str(tmp_path / "b"), resume=True),
+                        echo=lambda s: None)  # fmt: skip
+    assert resumed["test_error"] == whole["test_error"]
+    a = load_ram_checkpoint(tmp_path / "a" / "checkpoint.pt")["model"]
+    b = load_ram_checkpoint(tmp_path / "b" / "checkpoint.pt")["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
 def test_translated_uses_the_canvas(tmp_path):
     summary = train_ram(
         tiny(tmp_path, translated=True, canvas=40, max_epochs=1), echo=lambda s: None
@@ -106,5 +122,7 @@ def test_data_and_config_errors(tmp_path):
         train_ram(tiny(tmp_path, valid_size=24), echo=lambda s: None)
     with pytest.raises(ConfigError, match="--data-dir is required"):
         train_ram(RAMConfig(), echo=lambda s: None)
+    with pytest.raises(ConfigError, match="--optimizer must be sgd or adam"):
+        train_ram(tiny(tmp_path, optimizer="rmsprop"), echo=lambda s: None)
     with pytest.raises(ConfigError, match="--batch-size must be a positive integer"):
         train_ram(tiny(tmp_path, batch_size=0), echo=lambda s: None)
