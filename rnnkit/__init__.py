@@ -17,6 +17,8 @@ from .layers.table import CAddTable, JoinTable, ParallelTable, SelectTable
 from .masking.lookup_table_mask_zero import LookupTableMaskZero
 from .masking.mask_zero import MaskZero
 from .masking.trim_zero import TrimZero
+from .nce.criterion import NCECriterion
+from .nce.module import NCEModule
 from .recurrent.abstract import AbstractRecurrent
 from .recurrent.fast_lstm import FastLSTM
 from .recurrent.gru import GRU
@@ -59,6 +61,8 @@ __all__ = [
     "MaskZero",
     "MaskZeroCriterion",
     "MuFuRu",
+    "NCECriterion",
+    "NCEModule",
     "NormStabilizer",
     "ParallelTable",
     "Recurrence",

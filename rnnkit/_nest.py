@@ -13,8 +13,13 @@ def map_tensors(fn: Callable[[torch.Tensor], Any], obj: Any) -> Any:
     if isinstance(obj, torch.Tensor):
         return fn(obj)
     if isinstance(obj, (tuple, list)):
-        return type(obj)(map_tensors(fn, o) for o in obj)
+        return _rebuild(obj, [map_tensors(fn, o) for o in obj])
     return obj
+
+
+def _rebuild(obj: tuple | list, items: list) -> Any:
+    """A tuple, list or named tuple of ``obj``'s type holding ``items``."""
+    return type(obj)(*items) if hasattr(obj, "_fields") else type(obj)(items)
 
 
 def flatten(obj: Any) -> list[torch.Tensor]:
@@ -34,7 +39,7 @@ def unflatten(template: Any, tensors: list[torch.Tensor]) -> Any:
         if isinstance(obj, torch.Tensor):
             return next(it)
         if isinstance(obj, (tuple, list)):
-            return type(obj)(build(o) for o in obj)
+            return _rebuild(obj, [build(o) for o in obj])
         return obj
 
     return build(template)

@@ -1,4 +1,4 @@
-"""The public names of DESIGN.md sections 2-4 that exist today, with their constructor arguments."""
+"""The public names of DESIGN.md sections 2-5 that exist today, with their constructor arguments."""
 
 import inspect
 import sys
@@ -112,6 +112,16 @@ CONTRACT = {
     "ReinforceBernoulli": [],
     "VRClassReward": [("module", _REQ, False), ("scale", 1.0, False)],
     "SpatialGlimpse": [("size", _REQ, False), ("depth", 3, False), ("scale", 2, False)],
+    # noise-contrastive estimation (DESIGN section 5)
+    "NCEModule": [
+        ("input_size", _REQ, False),
+        ("output_size", _REQ, False),
+        ("unigrams", _REQ, False),
+        ("k", 25, False),
+        ("z", None, False),
+        ("alpha", 0.75, False),
+    ],
+    "NCECriterion": [],
 }
 
 
