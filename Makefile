@@ -24,6 +24,7 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks.seq_layers
 	$(PY) -m benchmarks.lm_train
 	$(PY) -m benchmarks.masking
+	$(PY) -m benchmarks.nce
 
 clean:
 	rm -rf $(VENV) .pytest_cache
