@@ -31,3 +31,37 @@ def plot_loss_curves(history: dict, path: str | Path, title: str = "") -> Path |
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_error_curves(history: list[dict], path: str | Path, title: str = "") -> Path | None:
+    """Training and validation classification error per epoch (log scale), as a PNG.
+
+    ``history`` holds one ``{"epoch", "train_error", "valid_error"}`` dict per epoch (the RAM
+    trainer's ``log.json``). ``None`` without matplotlib or without a complete epoch.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    if not history:
+        return None
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(epochs, [100 * h["train_error"] for h in history], lw=0.8,
+            label="train (sampled locations)")  # fmt: skip
+    ax.plot(epochs, [100 * h["valid_error"] for h in history], lw=0.8,
+            label="validation (mean locations)")  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("classification error (%)")
+    ax.set_title(title, fontsize=9, wrap=True)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -29,6 +29,7 @@ from ..models.recurrent_attention_model import RecurrentAttentionModel
 from ..reinforce.vr_class_reward import VRClassReward
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from .lm_trainer import ConfigError, _progress, _StopRequest
+from .plots import plot_error_curves
 
 FORMAT = "rnnkit-ram-1"
 REQUIRED_KEYS = ("format", "model_config", "model", "best", "optimizer", "config", "state", "rng")
@@ -299,11 +300,15 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
     echo(f"final ({which} model): valid error {summary['valid_error']:.2%}, "
          f"test error {summary['test_error']:.2%}")  # fmt: skip
     plot = plot_glimpses(model, data["test"], out_dir / "glimpses.png", dev)
+    title = (f"RAM on {'translated ' if config.translated else ''}MNIST: best epoch "
+             f"{state['best_epoch']}, test error {summary['test_error']:.2%}")  # fmt: skip
+    curves = plot_error_curves(history, out_dir / "errors.png", title)
     log_path = out_dir / "log.json"
     log_path.write_text(json.dumps({"config": dataclasses.asdict(config), "model": model_config,
                                     "summary": summary, "history": history}, indent=1))  # fmt: skip
-    echo(f"wrote {log_path}" + (f" and {plot}" if plot else ""))
+    echo(f"wrote {log_path}" + "".join(f", {p}" for p in (plot, curves) if p))
     summary["plot"] = str(plot) if plot else None
+    summary["curves"] = str(curves) if curves else None
     return summary
 
 

@@ -50,7 +50,9 @@ def test_tiny_run_writes_checkpoint_log_and_plot(tmp_path, capsys):
     out = tmp_path / "run"
     args = parse(["--data-dir", str(data), "--out-dir", str(out), *TINY])
     assert args.run(args) == 0
-    assert {"checkpoint.pt", "log.json", "glimpses.png"} <= {p.name for p in out.iterdir()}
+    assert {"checkpoint.pt", "log.json", "glimpses.png", "errors.png"} <= {
+        p.name for p in out.iterdir()
+    }
     assert "test error" in capsys.readouterr().out
 
 

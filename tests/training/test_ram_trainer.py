@@ -55,6 +55,8 @@ def test_trains_validates_tests_and_plots(tmp_path):
     assert [h["epoch"] for h in log["history"]] == [1, 2]
     assert log["history"][1]["lr"] < log["history"][0]["lr"]
     assert (run / "glimpses.png").read_bytes()[:4] == b"\x89PNG"
+    assert (run / "errors.png").read_bytes()[:4] == b"\x89PNG"
+    assert summary["curves"] == str(run / "errors.png")
     assert any("test error" in line for line in lines)
     ckpt = load_ram_checkpoint(run / "checkpoint.pt")
     assert ckpt["state"]["epoch"] == 3 and ckpt["config"]["hidden_size"] == 16
