@@ -173,7 +173,7 @@ class NCEModule(nn.Linear):
             noise_noise = self.log_noise_probs[noise]
         self.noise_index = noise
         target_scores = (h * self.weight[target]).sum(-1) + self.bias[target]  # (*,)
-        if self.z.item() <= 0:
+        if self.z.item() <= 0 and noise_scores.numel():
             with torch.no_grad():  # once: V · E_q-samples[exp(score)], then fixed
                 estimate = noise_scores.detach().double().exp().mean() * self.out_features
                 self.z.fill_(float(estimate))
