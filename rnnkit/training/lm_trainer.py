@@ -33,6 +33,7 @@ from .checkpoint import (
     set_rng_state,
 )
 from .config import TrainConfig
+from .distributed import Processes
 from .lm_data import load_lm_data
 from .plots import plot_loss_curves
 
@@ -139,7 +140,20 @@ def _set_lr(optimizer, lr: float) -> None:
 
 
 def train_language_model(config: TrainConfig, echo: Callable[[str], None] = print) -> dict:
-    """Train (or resume) a language model as ``config`` says; return a summary dict."""
+    """Train (or resume) a language model as ``config`` says; return a summary dict.
+
+    Under ``torchrun`` (several processes) each process trains on its share of the batch's
+    streams, ``DistributedDataParallel`` averages the gradients, and the first process
+    prints and writes the files; the result equals one process training the whole batch.
+    """
+    procs = Processes.from_env(config.device)
+    try:
+        return _train(config, echo if procs.is_main else (lambda line: None), procs)
+    finally:
+        procs.close()
+
+
+def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -> dict:
     out_dir = Path(config.out_dir)
     ckpt_path = out_dir / "checkpoint.pt"
     ckpt = load_checkpoint(ckpt_path) if config.resume else None
@@ -167,6 +181,17 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
         )
 
     _check_config(config)
+    if config.batch_size % procs.world_size:
+        raise ConfigError(
+            f"--batch-size {config.batch_size} must be a multiple of the {procs.world_size} "
+            "processes (each trains on an equal share of the streams)"
+        )
+    if ckpt is not None and ckpt.get("world_size", 1) != procs.world_size:
+        raise CheckpointError(
+            f"checkpoint {ckpt_path} was written by {ckpt.get('world_size', 1)} process(es); "
+            f"resume it with as many, not {procs.world_size}"
+        )
+    device = procs.device if procs.distributed else config.device
     data = load_lm_data(config)
     vocab = data.vocab
     if ckpt is not None and Vocab.from_dict(ckpt["vocab"]) != vocab:
@@ -192,10 +217,12 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
         "vocab_size": len(vocab),
         **{k: getattr(config, k) for k in config.model_config_keys()},
     }
-    model = build_model(model_config, config.device)
+    model = build_model(model_config, device)
     if config.init_range > 0:
         for p in model.parameters():
             torch.nn.init.uniform_(p, -config.init_range, config.init_range)
+    if procs.distributed:  # same initial weights everywhere, different dropout masks
+        torch.manual_seed(config.seed + procs.rank)
     model.vocab = vocab
     params = list(model.parameters())
     if config.optimizer == "adam":
@@ -209,34 +236,41 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         state, history = ckpt["state"], ckpt["history"]
-        model.set_carried_state(ckpt["carried"])
-        set_rng_state(ckpt["rng"])
+        mine = (lambda per_rank: per_rank[procs.rank]) if procs.distributed else (lambda x: x)
+        model.set_carried_state(mine(ckpt["carried"]))
+        set_rng_state(mine(ckpt["rng"]))
         echo(f"resuming from {ckpt_path}: epoch {state['epoch']}, iteration {state['iteration']}")
     _set_lr(optimizer, state["lr"])
 
     def save(path: Path = ckpt_path) -> None:
+        # every process calls this; each one's carried state and RNGs go in the file
+        carried, rngs = procs.gather(model.carried_state()), procs.gather(rng_state())
+        if not procs.is_main:
+            return
+        many = procs.distributed
         save_atomic(
             {
                 "format": FORMAT, "model_config": model_config, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "vocab": vocab.to_dict(),
                 "config": dataclasses.asdict(config), "state": dict(state), "history": history,
-                "carried": model.carried_state(), "rng": rng_state(),
+                "carried": carried if many else carried[0], "rng": rngs if many else rngs[0],
+                "world_size": procs.world_size,
             },
             path,
         )  # fmt: skip
 
     def score(split: str) -> dict:
         eval_batch = config.eval_batch_size or config.batch_size
-        loss = evaluate_loss(
-            model, data.splits[split], eval_batch, config.seq_length, config.device
-        )
+        loss = evaluate_loss(model, data.splits[split], eval_batch, config.seq_length, device)
         return metrics(loss, vocab.level)
 
     echo(f"data: {data.description}")
     echo(f"model: {model_config}, {sum(p.numel() for p in params):,} parameters")
     n_chunks = len(batcher)
     tokens_per_chunk = config.batch_size * config.seq_length
-    progress = _progress(config.progress, n_chunks)
+    progress = _progress(config.progress and procs.is_main, n_chunks)
+    trained = procs.wrap(model)  # DistributedDataParallel when several processes
+    columns = procs.shard(config.batch_size)
     start, stop_reason = time.perf_counter() - state["elapsed"], None
     with _StopRequest() as stop:
         while state["epoch"] <= config.max_epochs and stop_reason is None:
@@ -247,8 +281,9 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
             running = None
             for inputs, targets in batcher.iter_from(state["chunk"]):
                 t0 = time.perf_counter()
-                logits = model(inputs.to(config.device))
-                loss = F.cross_entropy(logits.flatten(0, 1), targets.to(config.device).flatten())
+                inputs, targets = inputs[:, columns].to(device), targets[:, columns].to(device)
+                logits = trained(inputs)
+                loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.grad_clip > 0:
@@ -257,14 +292,14 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
                     else:
                         torch.nn.utils.clip_grad_value_(params, config.grad_clip)
                 optimizer.step()
-                value = loss.item()
+                value = procs.mean(loss.item())
                 state["iteration"] += 1
                 state["chunk"] += 1
                 state["elapsed"] = time.perf_counter() - start
                 history["train"].append((state["iteration"], value))
                 running = value if running is None else 0.98 * running + 0.02 * value
                 if bar is not None:
-                    rate = inputs.numel() / max(time.perf_counter() - t0, 1e-9)
+                    rate = inputs.numel() * procs.world_size / max(time.perf_counter() - t0, 1e-9)
                     bar.set_postfix(loss=f"{running:.3f}", tok_s=f"{rate:,.0f}", refresh=False)
                     bar.update(1)
                 if config.checkpoint_every and state["iteration"] % config.checkpoint_every == 0:
@@ -273,6 +308,7 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
                     stop_reason = signal.Signals(stop.signal).name
                 elif budget and state["elapsed"] >= budget:
                     stop_reason = "time budget"
+                stop_reason = procs.agree_stop(stop_reason)
                 if stop_reason:
                     break
             if bar is not None:
@@ -301,6 +337,7 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
 
         if stop_reason is None and stop.signal is not None:  # arrived during the last validation
             stop_reason = signal.Signals(stop.signal).name
+        stop_reason = procs.agree_stop(stop_reason)
 
     elapsed = state["elapsed"]
     tokens = state["iteration"] * tokens_per_chunk
@@ -321,10 +358,12 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
     echo(f"final validation {describe(valid)}")
     echo(f"final test {describe(test)}")
     summary.update(valid=valid, test=test)
-    if config.sample_length > 0:
+    if config.sample_length > 0 and procs.is_main:
         sample = model.sample(config.sample_length, temperature=config.temperature)
         summary["sample"] = sample
         echo(f"--- sample (temperature {config.temperature}) ---\n{sample}\n---")
+    if not procs.is_main:
+        return summary
     plot = plot_loss_curves(history, out_dir / "loss.png", title=data.description[:80])
     log_path = out_dir / "log.json"
     log_path.write_text(
