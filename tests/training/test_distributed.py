@@ -15,7 +15,7 @@ from rnnkit.training.lm_trainer import ConfigError, train_language_model
 
 WORDS = "the cat sat on a mat and a dog ran far away from it".split()
 SETTINGS = dict(rnn_size=12, wordvec_size=6, num_layers=1, seq_length=8, batch_size=4,
-                max_epochs=2, sample_length=0, dropout=0.0, checkpoint_every=5)  # fmt: skip
+                max_epochs=1, sample_length=0, dropout=0.0, checkpoint_every=0)  # fmt: skip
 FLAGS = [part for key, value in SETTINGS.items()
          for part in (f"--{key.replace('_', '-')}", str(value))] + ["--no-progress"]  # fmt: skip
 
