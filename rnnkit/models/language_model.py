@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .._checks import expect_integer, expect_positive_int, expect_tensor
+from ..nce.module import NCEModule
 from ..sequence.seq_gru import SeqGRU
 from ..sequence.seq_lstm import SeqLSTM
 from ..sequence.seq_rnn import SeqRNN
@@ -30,9 +31,13 @@ class LanguageModel(nn.Module):
         model_type: ``'lstm'``, ``'gru'`` or ``'rnn'`` (tanh).
         wordvec_size: embedding size. rnn_size: ``H`` of every layer. num_layers: depth.
         dropout: dropout after the embedding and after every recurrent layer (Zaremba et al.).
+        nce_k: if > 0, the output layer is an :class:`~rnnkit.nce.module.NCEModule` with
+            this many noise words (``Z = 1``); set its noise distribution from the training
+            counts with ``model.decoder.set_unigrams(counts)``. nce_alpha: its ``alpha``.
 
     Shape:
-        ``tokens (T, N)`` (``torch.long``) → logits ``(T, N, V)``.
+        ``tokens (T, N)`` (``torch.long``) → logits ``(T, N, V)`` (log-probabilities with
+        ``nce_k > 0``); ``(tokens, targets (T, N))`` → ``NCEOutput`` (``nce_k > 0``).
 
     State:
         each layer remembers its final state into the next call (detached); ``forget()``
@@ -52,6 +57,8 @@ class LanguageModel(nn.Module):
         rnn_size: int = 128,
         num_layers: int = 2,
         dropout: float = 0.0,
+        nce_k: int = 0,
+        nce_alpha: float = 0.75,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -74,7 +81,14 @@ class LanguageModel(nn.Module):
         for rnn in self.rnns:
             rnn.remember("both")
         self.drop = nn.Dropout(self.dropout)
-        self.decoder = nn.Linear(rnn_size, vocab_size)
+        if isinstance(nce_k, bool) or not isinstance(nce_k, int) or nce_k < 0:
+            raise ValueError(f"{name}: expected nce_k to be an int >= 0, got {nce_k!r}")
+        self.nce_k, self.nce_alpha = nce_k, float(nce_alpha)
+        if nce_k:  # the noise distribution is set from the training data's counts
+            self.decoder = NCEModule(rnn_size, vocab_size, torch.ones(vocab_size), k=nce_k,
+                                     z=1.0, alpha=self.nce_alpha)  # fmt: skip
+        else:
+            self.decoder = nn.Linear(rnn_size, vocab_size)
 
     def config(self) -> dict:
         """The constructor arguments (stored in checkpoints to rebuild the model)."""
@@ -85,6 +99,8 @@ class LanguageModel(nn.Module):
             "rnn_size": self.rnn_size,
             "num_layers": self.num_layers,
             "dropout": self.dropout,
+            "nce_k": self.nce_k,
+            "nce_alpha": self.nce_alpha,
         }
 
     def forget(self) -> None:
@@ -99,16 +115,24 @@ class LanguageModel(nn.Module):
         for rnn, state in zip(self.rnns, states, strict=True):
             rnn.set_carried_state(state)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None):
+        """Scores ``(T, N, V)`` of the next token: logits, or with ``nce_k > 0`` the full
+        softmax's log-probabilities. With ``targets (T, N)`` (NCE models only) the
+        :class:`~rnnkit.nce.module.NCEOutput` for :class:`~rnnkit.nce.criterion.NCECriterion`.
+        """
         name = type(self).__name__
         expect_tensor(name, tokens)
         expect_integer(name, tokens)
         if tokens.dim() != 2:
             raise ValueError(f"{name}: expected tokens of shape (T, N), got {tuple(tokens.shape)}")
+        if targets is not None and not self.nce_k:
+            raise ValueError(
+                f"{name}: targets are only taken by a model with an NCE output layer (nce_k > 0)"
+            )
         h = self.drop(self.embedding(tokens))  # (T, N, wordvec_size)
         for rnn in self.rnns:
             h = self.drop(rnn(h))  # (T, N, H)
-        return self.decoder(h)  # (T, N, V)
+        return self.decoder(h) if targets is None else self.decoder(h, targets)
 
     @torch.no_grad()
     def sample(

@@ -114,6 +114,11 @@ class NCEModule(nn.Linear):
         self.register_buffer("z", torch.tensor(float(z) if z is not None else 0.0))
         self.noise_index: torch.Tensor | None = None
 
+    def set_unigrams(self, unigrams) -> None:
+        """Replace the noise distribution by ``unigrams ** alpha``, normalised (``V`` counts)."""
+        q = _noise_distribution(type(self).__name__, unigrams, self.out_features, self.alpha)
+        self.log_noise_probs.copy_(q.log())
+
     def reset_parameters(self) -> None:
         """Weight uniform in ``±1/sqrt(D)``, bias ``-log V`` (the original's ``reset()``)."""
         bound = 1 / math.sqrt(self.in_features)

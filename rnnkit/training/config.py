@@ -33,6 +33,12 @@ class TrainConfig:
     rnn_size: int = _opt(128, "hidden size of every recurrent layer")
     num_layers: int = _opt(2, "number of recurrent layers")
     dropout: float = _opt(0.0, "dropout after the embedding and every recurrent layer")
+    nce_k: int = _opt(
+        0,
+        "if > 0, train the output layer by noise-contrastive estimation with this many noise "
+        "words (validation, test and sampling use the full softmax)",
+    )
+    nce_alpha: float = _opt(0.75, "NCE noise distribution: training unigram counts ** this")
     init_range: float = _opt(
         0.0, "if > 0, initialise every parameter uniformly in ±init_range (Zaremba: 0.1)"
     )
@@ -72,4 +78,5 @@ class TrainConfig:
     progress: bool = _opt(True, "show a progress bar")
 
     def model_config_keys(self) -> tuple[str, ...]:
-        return ("model_type", "wordvec_size", "rnn_size", "num_layers", "dropout")
+        return ("model_type", "wordvec_size", "rnn_size", "num_layers", "dropout", "nce_k",
+                "nce_alpha")  # fmt: skip

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from ..data import BPTTBatcher, DataError, Vocab
 from ..models.language_model import LanguageModel
+from ..nce.criterion import NCECriterion
 from .checkpoint import (
     FORMAT,
     CheckpointError,
@@ -130,6 +131,10 @@ def _check_config(config: TrainConfig) -> None:
         raise ConfigError(f"--dropout must be in [0, 1), got {config.dropout}")
     if config.learning_rate <= 0:
         raise ConfigError(f"--learning-rate must be positive, got {config.learning_rate}")
+    if isinstance(config.nce_k, bool) or not isinstance(config.nce_k, int) or config.nce_k < 0:
+        raise ConfigError(f"--nce-k must be an integer >= 0, got {config.nce_k!r}")
+    if not config.nce_alpha >= 0:
+        raise ConfigError(f"--nce-alpha must be >= 0, got {config.nce_alpha}")
     if config.model_type not in ("lstm", "gru", "rnn"):
         raise ConfigError(f"unknown model type {config.model_type!r} (expected lstm, gru or rnn)")
 
@@ -221,6 +226,10 @@ def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -
     if config.init_range > 0:
         for p in model.parameters():
             torch.nn.init.uniform_(p, -config.init_range, config.init_range)
+    if config.nce_k:  # as the original: NCE's own init (bias -log V) after the uniform one
+        model.decoder.reset_parameters()
+        counts = np.bincount(data.splits["train"], minlength=len(vocab))
+        model.decoder.set_unigrams(counts)
     if procs.distributed:  # same initial weights everywhere, different dropout masks
         torch.manual_seed(config.seed + procs.rank)
     model.vocab = vocab
@@ -270,6 +279,7 @@ def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -
     tokens_per_chunk = config.batch_size * config.seq_length
     progress = _progress(config.progress and procs.is_main, n_chunks)
     trained = procs.wrap(model)  # DistributedDataParallel when several processes
+    nce_loss = NCECriterion()
     columns = procs.shard(config.batch_size)
     start, stop_reason = time.perf_counter() - state["elapsed"], None
     with _StopRequest() as stop:
@@ -282,8 +292,11 @@ def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -
             for inputs, targets in batcher.iter_from(state["chunk"]):
                 t0 = time.perf_counter()
                 inputs, targets = inputs[:, columns].to(device), targets[:, columns].to(device)
-                logits = trained(inputs)
-                loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+                if config.nce_k:
+                    loss = nce_loss(trained(inputs, targets))
+                else:
+                    logits = trained(inputs)
+                    loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if config.grad_clip > 0:
@@ -364,7 +377,8 @@ def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -
         echo(f"--- sample (temperature {config.temperature}) ---\n{sample}\n---")
     if not procs.is_main:
         return summary
-    plot = plot_loss_curves(history, out_dir / "loss.png", title=data.description[:80])
+    plot = plot_loss_curves(history, out_dir / "loss.png", title=data.description[:80],
+                            train_label="train NCE loss" if config.nce_k else "train")  # fmt: skip
     log_path = out_dir / "log.json"
     log_path.write_text(
         json.dumps(

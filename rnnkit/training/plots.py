@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def plot_loss_curves(history: dict, path: str | Path, title: str = "") -> Path | None:
+def plot_loss_curves(
+    history: dict, path: str | Path, title: str = "", train_label: str = "train"
+) -> Path | None:
     """Training loss per iteration and validation loss per epoch, as a PNG. ``None`` without matplotlib."""
     try:
         import matplotlib
@@ -17,12 +19,12 @@ def plot_loss_curves(history: dict, path: str | Path, title: str = "") -> Path |
     fig, ax = plt.subplots(figsize=(7, 4))
     if history.get("train"):
         it, loss = zip(*history["train"])
-        ax.plot(it, loss, lw=0.8, alpha=0.7, label="train (per iteration)")
+        ax.plot(it, loss, lw=0.8, alpha=0.7, label=f"{train_label} (per iteration)")
     if history.get("valid"):
         it, loss = zip(*[(v["iteration"], v["loss"]) for v in history["valid"]])
-        ax.plot(it, loss, "o-", label="validation (per epoch)")
+        ax.plot(it, loss, "o-", label="validation cross-entropy (per epoch)")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.set_ylabel("loss (nats/token)")
     ax.set_title(title, fontsize=9, wrap=True)
     ax.grid(alpha=0.3)
     ax.legend()
