@@ -77,13 +77,17 @@ class Processes:
         dist.all_reduce(code, op=dist.ReduceOp.MAX)
         return STOP_REASONS[int(code.item())]
 
+    def sum(self, values: list[float]) -> list[float]:
+        """Element-wise sums of ``values`` over the processes (counts, summed losses)."""
+        if not self.distributed:
+            return list(values)
+        total = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(total)
+        return total.tolist()
+
     def mean(self, value: float) -> float:
         """The mean of ``value`` over the processes (e.g. each one's loss on its share)."""
-        if not self.distributed:
-            return value
-        total = torch.tensor([value], dtype=torch.float64, device=self.device)
-        dist.all_reduce(total)
-        return total.item() / self.world_size
+        return self.sum([value])[0] / self.world_size
 
     def gather(self, obj) -> list:
         """``[obj of rank 0, obj of rank 1, …]`` on every process (tensors moved to the CPU)."""

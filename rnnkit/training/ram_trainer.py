@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from ..data.mnist import load_mnist, translate
 from ..models.recurrent_attention_model import RecurrentAttentionModel
 from ..reinforce.vr_class_reward import VRClassReward
-from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
+from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_atomic, set_rng_state
+from .distributed import STOP_REASONS, Processes
 from .lm_trainer import ConfigError, _progress, _StopRequest
 from .plots import plot_error_curves
 
@@ -151,7 +152,20 @@ def learning_rate(c: RAMConfig, epoch: int) -> float:
 
 
 def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
-    """Train (or resume) a Recurrent Attention Model as ``config`` says; return a summary dict."""
+    """Train (or resume) a Recurrent Attention Model as ``config`` says; return a summary dict.
+
+    Under ``torchrun`` each process takes its share of every batch's images (with its own
+    location samples), ``DistributedDataParallel`` averages the gradients and the first
+    process prints and writes the files.
+    """
+    procs = Processes.from_env(config.device)
+    try:
+        return _train_ram(config, echo if procs.is_main else (lambda line: None), procs)
+    finally:
+        procs.close()
+
+
+def _train_ram(config: RAMConfig, echo: Callable[[str], None], procs: Processes) -> dict:
     out_dir = Path(config.out_dir)
     ckpt_path = out_dir / "checkpoint.pt"
     ckpt = load_ram_checkpoint(ckpt_path) if config.resume else None
@@ -161,8 +175,13 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
         stored = RAMConfig(**ckpt["config"])
         config = dataclasses.replace(stored, **{k: getattr(config, k) for k in keep}, resume=True)
     _check_config(config)
+    if ckpt is not None and ckpt.get("world_size", 1) != procs.world_size:
+        raise CheckpointError(
+            f"checkpoint {ckpt_path} was written by {ckpt.get('world_size', 1)} process(es); "
+            f"resume it with as many, not {procs.world_size}"
+        )
     data = load_ram_data(config)
-    dev = config.device
+    dev = procs.device if procs.distributed else config.device
 
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -172,6 +191,8 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
     if config.init_range > 0:
         for p in model.parameters():
             torch.nn.init.uniform_(p, -config.init_range, config.init_range)
+    if procs.distributed:  # same initial weights everywhere, different location samples
+        torch.manual_seed(config.seed + procs.rank)
     params = list(model.parameters())
     if config.optimizer == "adam":
         optimizer = torch.optim.Adam(params, lr=config.learning_rate)
@@ -187,15 +208,18 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         state, history, best = ckpt["state"], ckpt["history"], ckpt["best"]
-        set_rng_state(ckpt["rng"])
+        set_rng_state(ckpt["rng"][procs.rank] if procs.distributed else ckpt["rng"])
         echo(f"resuming from {ckpt_path}: epoch {state['epoch']}, iteration {state['iteration']}")
 
     def save() -> None:
+        rngs = procs.gather(rng_state())  # every process calls this
+        if not procs.is_main:
+            return
         save_atomic(
             {"format": FORMAT, "model_config": model_config, "model": model.state_dict(),
              "best": best, "optimizer": optimizer.state_dict(),
              "config": dataclasses.asdict(config), "state": dict(state), "history": history,
-             "rng": rng_state()},
+             "rng": rngs if procs.distributed else rngs[0], "world_size": procs.world_size},
             ckpt_path,
         )  # fmt: skip
 
@@ -204,7 +228,8 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
     echo(f"data: {'translated ' if config.translated else ''}MNIST from {config.data_dir}: "
          f"{n_train} train, {len(data['valid'][1])} valid, {len(data['test'][1])} test")  # fmt: skip
     echo(f"model: {model_config}, {sum(p.numel() for p in params):,} parameters")
-    progress = _progress(config.progress, n_batches)
+    progress = _progress(config.progress and procs.is_main, n_batches)
+    trained = procs.wrap(model)  # DistributedDataParallel when several processes
     start, stop_reason = time.perf_counter() - state["elapsed"], None
     with _StopRequest() as stop:
         while state["epoch"] <= config.max_epochs and stop_reason is None:
@@ -222,10 +247,11 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
             bar = progress(state["epoch"], state["batch"])
             while state["batch"] < n_batches:
                 b = state["batch"]
+                index = order[b * config.batch_size : (b + 1) * config.batch_size]
                 x, y = _batch(
-                    data["train"], order[b * config.batch_size : (b + 1) * config.batch_size], dev
+                    data["train"], np.array_split(index, procs.world_size)[procs.rank], dev
                 )
-                log_probs, baseline = model(x)
+                log_probs, baseline = trained(x)
                 nll = F.nll_loss(log_probs, y)
                 loss = nll + criterion((log_probs, baseline), y)
                 optimizer.zero_grad(set_to_none=True)
@@ -238,10 +264,10 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
                         for p in params:
                             if p.dim() == 2:  # a Linear weight (out, in): one row per unit
                                 p.renorm_(2, 0, config.max_out_norm)
-                sums = state["sums"]
-                sums[0] += nll.item() * len(y)
-                sums[1] += int((log_probs.argmax(1) != y).sum())
-                sums[2] += len(y)
+                batch_sums = procs.sum(
+                    [nll.item() * len(y), int((log_probs.argmax(1) != y).sum()), len(y)]
+                )  # the whole batch's, identical in every process
+                sums = state["sums"] = [a + b for a, b in zip(state["sums"], batch_sums)]
                 state["batch"] += 1
                 state["iteration"] += 1
                 state["elapsed"] = time.perf_counter() - start
@@ -255,6 +281,7 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
                     stop_reason = signal.Signals(stop.signal).name
                 elif config.time_budget and state["elapsed"] >= config.time_budget:
                     stop_reason = "time budget"
+                stop_reason = procs.agree_stop(stop_reason)
                 if stop_reason:
                     break
             if bar is not None:
@@ -275,6 +302,8 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
             save()
         if stop_reason is None and stop.signal is not None:
             stop_reason = signal.Signals(stop.signal).name
+        if stop_reason in STOP_REASONS:  # not early stopping, which every process agrees on
+            stop_reason = procs.agree_stop(stop_reason)
 
     summary = {"iterations": state["iteration"], "epochs_completed": state["epoch"] - 1,
                "elapsed_s": state["elapsed"], "stopped_by": stop_reason,
@@ -299,6 +328,8 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
     )
     echo(f"final ({which} model): valid error {summary['valid_error']:.2%}, "
          f"test error {summary['test_error']:.2%}")  # fmt: skip
+    if not procs.is_main:
+        return summary
     plot = plot_glimpses(model, data["test"], out_dir / "glimpses.png", dev)
     title = (f"RAM on {'translated ' if config.translated else ''}MNIST: best epoch "
              f"{state['best_epoch']}, test error {summary['test_error']:.2%}")  # fmt: skip

@@ -1,17 +1,20 @@
-"""Two processes under torchrun train exactly what one process trains on the whole batch."""
+"""Training under torchrun: two processes train exactly what one process trains on the whole batch."""
 
 import os
 import random
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
+from rnnkit.data.mnist import FILES, write_idx
 from rnnkit.training.checkpoint import CheckpointError, load_checkpoint
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.distributed import Processes
 from rnnkit.training.lm_trainer import ConfigError, train_language_model
+from rnnkit.training.ram_trainer import RAMConfig, load_ram_checkpoint, train_ram
 
 WORDS = "the cat sat on a mat and a dog ran far away from it".split()
 SETTINGS = dict(rnn_size=12, wordvec_size=6, num_layers=1, seq_length=8, batch_size=4,
@@ -115,3 +118,29 @@ def test_one_process_is_not_distributed():
     assert procs.gather([torch.ones(2)])[0][0].tolist() == [1.0, 1.0]
     model = torch.nn.Linear(2, 2)
     assert procs.wrap(model) is model
+
+
+def test_ram_trains_under_torchrun(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "mnist"
+    data.mkdir()
+    for split, n in (("train", 24), ("test", 6)):
+        write_idx(data / FILES[split][0], rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(data / FILES[split][1], (np.arange(n) % 10).astype(np.uint8))
+    flags = ["--data-dir", str(data), "--out-dir", str(tmp_path / "run"), "--hidden-size", "16",
+             "--glimpse-hidden", "8", "--locator-hidden", "8", "--image-hidden", "16",
+             "--n-glimpses", "2", "--batch-size", "6", "--valid-size", "6", "--max-epochs", "2",
+             "--no-progress"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+           "-m", "rnnkit", "ram", *flags]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("test error") == 1  # only the first process reports
+    ckpt = load_ram_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert ckpt["world_size"] == 2 and len(ckpt["rng"]) == 2
+    assert ckpt["state"]["iteration"] == 6  # 18 images / 6 per batch, 2 epochs
+    assert [h["epoch"] for h in ckpt["history"]] == [1, 2]
+    config = RAMConfig(**{**ckpt["config"], "resume": True, "progress": False})
+    with pytest.raises(CheckpointError, match=r"written by 2 process\(es\)"):
+        train_ram(config, echo=lambda line: None)
