@@ -16,6 +16,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .. import _nest
+from .checkpoint import CheckpointError
 
 # the reasons a training loop stops early, in the order that wins when processes disagree
 STOP_REASONS = (None, "time budget", "SIGTERM", "SIGINT")
@@ -56,6 +57,15 @@ class Processes:
         if owns:
             dist.init_process_group("nccl" if cuda else "gloo")
         return cls(dist.get_rank(), dist.get_world_size(), device, owns)
+
+    def check_checkpoint(self, ckpt: dict, path) -> None:
+        """A checkpoint holds one carried state and RNG state per process: the same count."""
+        written_by = ckpt.get("world_size", 1)
+        if written_by != self.world_size:
+            raise CheckpointError(
+                f"checkpoint {path} was written by {written_by} process(es); "
+                f"resume it with as many, not {self.world_size}"
+            )
 
     def wrap(self, model: nn.Module) -> nn.Module:
         """``model`` itself, or a ``DistributedDataParallel`` of it when distributed."""

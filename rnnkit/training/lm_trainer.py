@@ -191,11 +191,8 @@ def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -
             f"--batch-size {config.batch_size} must be a multiple of the {procs.world_size} "
             "processes (each trains on an equal share of the streams)"
         )
-    if ckpt is not None and ckpt.get("world_size", 1) != procs.world_size:
-        raise CheckpointError(
-            f"checkpoint {ckpt_path} was written by {ckpt.get('world_size', 1)} process(es); "
-            f"resume it with as many, not {procs.world_size}"
-        )
+    if ckpt is not None:
+        procs.check_checkpoint(ckpt, ckpt_path)
     device = procs.device if procs.distributed else config.device
     data = load_lm_data(config)
     vocab = data.vocab

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from ..data.mnist import load_mnist, translate
 from ..models.recurrent_attention_model import RecurrentAttentionModel
 from ..reinforce.vr_class_reward import VRClassReward
-from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_atomic, set_rng_state
+from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
 from .distributed import STOP_REASONS, Processes
 from .lm_trainer import ConfigError, _progress, _StopRequest
 from .plots import plot_error_curves
@@ -175,11 +175,8 @@ def _train_ram(config: RAMConfig, echo: Callable[[str], None], procs: Processes)
         stored = RAMConfig(**ckpt["config"])
         config = dataclasses.replace(stored, **{k: getattr(config, k) for k in keep}, resume=True)
     _check_config(config)
-    if ckpt is not None and ckpt.get("world_size", 1) != procs.world_size:
-        raise CheckpointError(
-            f"checkpoint {ckpt_path} was written by {ckpt.get('world_size', 1)} process(es); "
-            f"resume it with as many, not {procs.world_size}"
-        )
+    if ckpt is not None:
+        procs.check_checkpoint(ckpt, ckpt_path)
     data = load_ram_data(config)
     dev = procs.device if procs.distributed else config.device
 
