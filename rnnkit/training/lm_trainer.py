@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import _nest
 from ..data import BPTTBatcher, DataError, Vocab
 from ..models.language_model import LanguageModel
 from ..nce.criterion import NCECriterion
@@ -243,7 +244,8 @@ def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -
         optimizer.load_state_dict(ckpt["optimizer"])
         state, history = ckpt["state"], ckpt["history"]
         mine = (lambda per_rank: per_rank[procs.rank]) if procs.distributed else (lambda x: x)
-        model.set_carried_state(mine(ckpt["carried"]))
+        # the checkpoint holds CPU tensors: the carried state goes where the model is
+        model.set_carried_state(_nest.map_tensors(lambda t: t.to(device), mine(ckpt["carried"])))
         set_rng_state(mine(ckpt["rng"]))
         echo(f"resuming from {ckpt_path}: epoch {state['epoch']}, iteration {state['iteration']}")
     _set_lr(optimizer, state["lr"])
