@@ -9,6 +9,7 @@ share of the batch, and the processes agree on when to stop and checkpoint. With
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -111,3 +112,16 @@ class Processes:
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def run_in_processes(train: Callable, config, echo: Callable[[str], None]):
+    """``train(config, echo, procs)`` inside the ``torchrun`` group, if any.
+
+    Joins the group (``config.device`` picks the backend), silences ``echo`` outside the
+    first process, and leaves the group afterwards, even after an error.
+    """
+    procs = Processes.from_env(config.device)
+    try:
+        return train(config, echo if procs.is_main else (lambda line: None), procs)
+    finally:
+        procs.close()

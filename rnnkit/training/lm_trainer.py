@@ -35,7 +35,7 @@ from .checkpoint import (
     set_rng_state,
 )
 from .config import TrainConfig
-from .distributed import Processes
+from .distributed import Processes, run_in_processes
 from .lm_data import load_lm_data
 from .plots import plot_loss_curves
 
@@ -152,11 +152,7 @@ def train_language_model(config: TrainConfig, echo: Callable[[str], None] = prin
     streams, ``DistributedDataParallel`` averages the gradients, and the first process
     prints and writes the files; the result equals one process training the whole batch.
     """
-    procs = Processes.from_env(config.device)
-    try:
-        return _train(config, echo if procs.is_main else (lambda line: None), procs)
-    finally:
-        procs.close()
+    return run_in_processes(_train, config, echo)
 
 
 def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -> dict:

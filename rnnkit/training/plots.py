@@ -1,20 +1,36 @@
-"""The loss-curve plot written at the end of training."""
+"""The curves plotted at the end of training: losses (language models), errors (RAM)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 
-def plot_loss_curves(
-    history: dict, path: str | Path, title: str = "", train_label: str = "train"
-) -> Path | None:
-    """Training loss per iteration and validation loss per epoch, as a PNG. ``None`` without matplotlib."""
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or ``None`` when it is not installed."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def _save(plt, fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_loss_curves(
+    history: dict, path: str | Path, title: str = "", train_label: str = "train"
+) -> Path | None:
+    """Training loss per iteration and validation loss per epoch, as a PNG. ``None`` without matplotlib."""
+    plt = _pyplot()
+    if plt is None:
         return None
     fig, ax = plt.subplots(figsize=(7, 4))
     if history.get("train"):
@@ -28,11 +44,7 @@ def plot_loss_curves(
     ax.set_title(title, fontsize=9, wrap=True)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def plot_error_curves(history: list[dict], path: str | Path, title: str = "") -> Path | None:
@@ -41,12 +53,8 @@ def plot_error_curves(history: list[dict], path: str | Path, title: str = "") ->
     ``history`` holds one ``{"epoch", "train_error", "valid_error"}`` dict per epoch (the RAM
     trainer's ``log.json``). ``None`` without matplotlib or without a complete epoch.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return None
     if not history:
         return None
@@ -62,8 +70,4 @@ def plot_error_curves(history: list[dict], path: str | Path, title: str = "") ->
     ax.set_title(title, fontsize=9, wrap=True)
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)

@@ -28,7 +28,7 @@ from ..data.mnist import load_mnist, translate
 from ..models.recurrent_attention_model import RecurrentAttentionModel
 from ..reinforce.vr_class_reward import VRClassReward
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
-from .distributed import STOP_REASONS, Processes
+from .distributed import STOP_REASONS, Processes, run_in_processes
 from .lm_trainer import ConfigError, _progress, _StopRequest
 from .plots import plot_error_curves
 
@@ -158,11 +158,7 @@ def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
     location samples), ``DistributedDataParallel`` averages the gradients and the first
     process prints and writes the files.
     """
-    procs = Processes.from_env(config.device)
-    try:
-        return _train_ram(config, echo if procs.is_main else (lambda line: None), procs)
-    finally:
-        procs.close()
+    return run_in_processes(_train_ram, config, echo)
 
 
 def _train_ram(config: RAMConfig, echo: Callable[[str], None], procs: Processes) -> dict:
