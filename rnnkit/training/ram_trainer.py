@@ -17,7 +17,7 @@ import random
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from ..data.mnist import load_mnist, translate
 from ..models.recurrent_attention_model import RecurrentAttentionModel
 from ..reinforce.vr_class_reward import VRClassReward
 from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
+from .config import _opt
 from .distributed import STOP_REASONS, Processes, run_in_processes
 from .lm_trainer import ConfigError, _progress, _StopRequest
 from .plots import plot_error_curves
@@ -35,10 +36,6 @@ from .plots import plot_error_curves
 FORMAT = "rnnkit-ram-1"
 REQUIRED_KEYS = ("format", "model_config", "model", "best", "optimizer", "config", "state", "rng")
 EVAL_BATCH = 500
-
-
-def _opt(default, help: str, **kw):
-    return field(default=default, metadata={"help": help, **kw})
 
 
 @dataclass
