@@ -109,6 +109,10 @@ class Processes:
         dist.all_gather_object(out, obj)
         return out
 
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()
@@ -122,6 +126,10 @@ def run_in_processes(train: Callable, config, echo: Callable[[str], None]):
     """
     procs = Processes.from_env(config.device)
     try:
-        return train(config, echo if procs.is_main else (lambda line: None), procs)
+        result = train(config, echo if procs.is_main else (lambda line: None), procs)
+        # Nobody leaves the group while another process still uses it (tearing gloo down
+        # under a peer can abort it). Not after an error: the others may never get here.
+        procs.barrier()
+        return result
     finally:
         procs.close()

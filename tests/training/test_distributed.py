@@ -39,6 +39,11 @@ def text_file(tmp_path_factory):
     return path
 
 
+def failure(result) -> str:
+    """The start (worker errors) and the end (torchrun's summary) of a failed launch."""
+    return f"{result.stderr[:3000]}\n…\n{result.stderr[-1500:]}"
+
+
 def rnnkit_train(out_dir, data, processes, *extra):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("WORLD_SIZE", None)
@@ -55,10 +60,10 @@ def runs(text_file, tmp_path_factory):
     """Two processes stopped after one iteration (a 1 ns budget), then resumed to the end."""
     root = tmp_path_factory.mktemp("runs")
     stop = rnnkit_train(root / "two", text_file, 2, "--time-budget", "1e-9")
-    assert stop.returncode == 0, stop.stderr[-2000:]
+    assert stop.returncode == 0, failure(stop)
     stopped = load_checkpoint(root / "two" / "checkpoint.pt")
     resumed = rnnkit_train(root / "two", text_file, 2, "--resume")
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.returncode == 0, failure(resumed)
     return root, stopped, resumed
 
 
@@ -135,7 +140,7 @@ def test_ram_trains_under_torchrun(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
            "-m", "rnnkit", "ram", *flags]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0, failure(result)
     assert result.stdout.count("test error") == 1  # only the first process reports
     ckpt = load_ram_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert ckpt["world_size"] == 2 and len(ckpt["rng"]) == 2
