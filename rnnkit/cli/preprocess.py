@@ -1,8 +1,15 @@
-"""``rnnkit preprocess``: encode a text file into a vocabulary and token arrays (torch-rnn's preprocess.py)."""
+"""``rnnkit preprocess``: encode a text file into a vocabulary and token arrays (torch-rnn's preprocess.py).
+
+The text is streamed (flat memory, any size) through the same tokeniser, split rule and
+vocabulary rule as ``rnnkit train --data``, so both give the same splits and vocabulary.
+"""
 
 from __future__ import annotations
 
-from ..data import prepare_corpus
+import argparse
+
+from ..data import build_corpus
+from ..training.lm_data import TEXT_MIN_COUNT, check_fractions, check_vocab_options
 
 
 def add_parser(sub) -> None:
@@ -12,10 +19,36 @@ def add_parser(sub) -> None:
     p.add_argument("--level", choices=("char", "word"), default="char")
     p.add_argument("--valid-frac", type=float, default=0.05)
     p.add_argument("--test-frac", type=float, default=0.05)
+    p.add_argument(
+        "--min-count", type=int, default=TEXT_MIN_COUNT,
+        help="tokens seen fewer times in the training split are read as <unk> (default: 2)",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-vocab", type=int, default=None,
+        help="keep at most this many types, <unk> and <eos> included (default: no limit)",
+    )  # fmt: skip
+    p.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=True,
+        help="show a progress bar per pass",
+    )  # fmt: skip
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    meta = prepare_corpus(args.input, args.level, args.output_dir, args.valid_frac, args.test_frac)
-    print(f"wrote {args.output_dir}: {meta}")
+    command = "preprocess"
+    check_vocab_options(command, args.level, args.min_count, args.max_vocab)
+    check_fractions(command, args.valid_frac, args.test_frac)
+    corpus = build_corpus(
+        args.input, args.level, args.output_dir, valid_frac=args.valid_frac,
+        test_frac=args.test_frac, min_count=args.min_count, max_vocab=args.max_vocab,
+        is_path=True, progress=args.progress, command=command,
+    )  # fmt: skip
+    m = corpus.meta
+    n = m["counts"]
+    print(
+        f"wrote {args.output_dir}: {m['level']} level, {m['vocab_size']:,} types "
+        f"({m['dtype']}); train {n['train']:,}, valid {n['valid']:,}, test {n['test']:,} tokens; "
+        f"<unk> (unseen or below --min-count): {m['oov_tokens']['train']:,} training, "
+        f"{m['oov_tokens']['valid']:,} validation, {m['oov_tokens']['test']:,} test tokens"
+    )
     return 0

@@ -1,12 +1,18 @@
-"""``rnnkit sample``: generate text from a checkpoint (torch-rnn's sample.lua)."""
+"""``rnnkit sample``: generate text from a checkpoint (torch-rnn's sample.lua).
+
+``--start-text`` may hold anything: tokens the model's vocabulary lacks are read as
+``<unk>`` (and counted on stderr); the start text is printed as given.
+"""
 
 from __future__ import annotations
 
+import sys
+
 import torch
 
-from ..data import Vocab
+from ..data import DataError, Vocab, tokens
 from ..training.checkpoint import load_checkpoint
-from ..training.lm_trainer import build_model
+from ..training.lm_trainer import ConfigError, build_model
 
 
 def add_parser(sub) -> None:
@@ -29,16 +35,40 @@ def load_model(path: str, device: str):
     return model.eval(), ckpt
 
 
+def _prefix_ids(vocab: Vocab, start_text: str):
+    """The ids the model will read for ``start_text`` (as LanguageModel.sample encodes it)."""
+    units = "characters" if vocab.level == "char" else "words"
+    pieces = tokens(start_text, "char") if vocab.level == "char" else start_text.split()
+    try:
+        ids, unknown = vocab.lookup(pieces)
+    except DataError as e:
+        raise DataError(
+            f"sample: --start-text has {units} the checkpoint's vocabulary lacks, and it has no "
+            f"<unk> (a checkpoint of an rnnkit before <unk>): {e}"
+        ) from None
+    if unknown:
+        print(
+            f"sample: {unknown} of the {len(pieces)} {units} of --start-text are not in the "
+            f"checkpoint's vocabulary and were read as <unk>",
+            file=sys.stderr,
+        )
+    return ids
+
+
 def run(args) -> int:
     model, _ = load_model(args.checkpoint, args.device)
     if args.length < 1:
-        from ..training.lm_trainer import ConfigError
-
-        raise ConfigError(f"--length must be at least 1, got {args.length}")
+        raise ConfigError(f"sample: --length must be at least 1, got {args.length}")
+    start_text = args.start_text or None
+    prefix = _prefix_ids(model.vocab, start_text) if start_text else None
+    if prefix is not None and not len(prefix):  # e.g. only spaces at word level: no prefix
+        start_text = prefix = None
     generator = torch.Generator().manual_seed(args.seed) if args.seed is not None else None
     text = model.sample(
-        args.length, start_text=args.start_text or None, temperature=args.temperature,
+        args.length, start_text=start_text, temperature=args.temperature,
         argmax=args.argmax, generator=generator,
     )  # fmt: skip
+    if prefix is not None:  # show the start text as given, not as <unk>s
+        text = start_text + text[len(model.vocab.decode(prefix)) :]
     print(text)
     return 0

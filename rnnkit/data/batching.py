@@ -6,7 +6,9 @@ package's ``dl.loadPTB`` (Zaremba et al.'s PTB reader): stream ``n`` is
 row ``n`` of chunk ``k`` -- the continuity that makes carrying the recurrent state across
 chunks (``remember`` / ``remember_states``) correct. Unlike DataLoader, the last chunk may be
 shorter than ``T`` instead of being dropped, so every stream position but the first is a target
-exactly once per epoch.
+exactly once per epoch. The streams are a view of the token array, never a copy: a
+memory-mapped corpus (:func:`rnnkit.data.open_corpus`) is read chunk by chunk from disk, so a
+corpus larger than memory trains in the memory of one chunk.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ class BPTTBatcher:
     """Time-major ``(inputs, targets)`` chunks for truncated backpropagation through time.
 
     Args:
-        tokens: ``(num,)`` integer token ids (numpy array or tensor).
+        tokens: ``(num,)`` integer token ids: a numpy array (a ``np.memmap`` too), a tensor or
+            a list; never copied.
         batch_size: ``N``, the number of parallel streams.
         seq_length: ``T``, the number of time steps per chunk.
-        device: where the streams (and so every chunk) live; default CPU.
+        device: where every chunk is put; default CPU.
 
     Shape:
         - each chunk: ``inputs`` and ``targets`` LongTensors of shape ``(T, N)``; the last chunk
@@ -33,7 +36,7 @@ class BPTTBatcher:
           stream ``n``.
 
     Attributes:
-        streams: ``(N, L)`` LongTensor, the streams.
+        streams: ``(N, L)`` view of the tokens (array or tensor, in their own dtype).
         tokens_per_epoch: ``N * (L - 1)``, the number of target tokens in one epoch.
 
     Example:
@@ -55,12 +58,17 @@ class BPTTBatcher:
         for name, v in (("batch_size", batch_size), ("seq_length", seq_length)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"BPTTBatcher: expected {name} >= 1, got {v!r}")
-        t = torch.as_tensor(np.asarray(tokens) if not torch.is_tensor(tokens) else tokens)
-        if t.dim() != 1:
+        t = tokens if torch.is_tensor(tokens) else np.asarray(tokens)  # a memmap stays one
+        if t.ndim != 1:
             raise ValueError(f"BPTTBatcher: expected tokens of shape (num,), got {tuple(t.shape)}")
-        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        integer = (
+            not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)
+            if torch.is_tensor(t)
+            else t.dtype.kind in "iu"
+        )
+        if not integer:
             raise TypeError(f"BPTTBatcher: expected integer token ids, got dtype {t.dtype}")
-        num, N, T = t.numel(), int(batch_size), int(seq_length)
+        num, N, T = len(t), int(batch_size), int(seq_length)
         L = num // N
         if L - 1 < T:
             most = num // (T + 1)
@@ -75,7 +83,8 @@ class BPTTBatcher:
                 f"seq_length + 1 = {T + 1}; use a smaller seq_length or batch_size ({hint})"
             )
         self.batch_size, self.seq_length, self.stream_length = N, T, L
-        self.streams = t[: N * L].to(device=device, dtype=torch.long).view(N, L)  # (N, L)
+        self.device = torch.device(device) if device is not None else None
+        self.streams = t[: N * L].reshape(N, L)  # (N, L), a view: nothing is read yet
         self.tokens_per_epoch = N * (L - 1)
 
     def __len__(self) -> int:
@@ -93,9 +102,15 @@ class BPTTBatcher:
             raise IndexError(f"BPTTBatcher: expected a chunk index in [0, {n}), got {index!r}")
         start = int(index) * self.seq_length
         stop = min(start + self.seq_length, self.stream_length - 1)
-        inputs = self.streams[:, start:stop].t().contiguous()  # (T, N)
-        targets = self.streams[:, start + 1 : stop + 1].t().contiguous()  # (T, N)
-        return inputs, targets
+        window = self.streams[:, start : stop + 1]  # (N, T + 1): the only tokens read
+        if torch.is_tensor(window):
+            window = window.to(dtype=torch.long)
+        else:  # uint16/uint32 have no torch dtype: widen in numpy, then share the memory
+            window = torch.from_numpy(window.astype(np.int64))
+        window = window.t()  # (T + 1, N)
+        if self.device is not None:
+            window = window.to(self.device)
+        return window[:-1].contiguous(), window[1:].contiguous()  # (T, N) each
 
     def iter_from(self, start_chunk: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The chunks from ``start_chunk`` to the end of the epoch (to resume mid-epoch).

@@ -10,13 +10,15 @@ with PTB's own ``<unk>`` as the vocabulary's unknown token). Batching into strea
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DataError
 from .text import read_text
-from .vocab import EOS, Vocab
+from .tokenizer import tokens
+from .vocab import Vocab
 
 SPLITS = ("train", "valid", "test")
 
@@ -24,20 +26,14 @@ SPLITS = ("train", "valid", "test")
 def words_from_text(text: str) -> list[str]:
     """The words of every line of ``text`` followed by ``<eos>`` (PTB format).
 
-    Lines end at ``"\\n"`` only; a final newline does not start another line.
+    The word-level rule of :mod:`rnnkit.data.tokenizer`: lines end at ``"\\n"`` only; a final
+    newline does not start another line.
 
     Example:
         >>> words_from_text(" the cat\\n a dog\\n")
         ['the', 'cat', '<eos>', 'a', 'dog', '<eos>']
     """
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    words: list[str] = []
-    for line in lines:
-        words.extend(line.split())
-        words.append(EOS)
-    return words
+    return tokens(text if not text or text.endswith("\n") else text + "\n", "word")
 
 
 def read_words(path: str | os.PathLike) -> list[str]:
@@ -45,8 +41,44 @@ def read_words(path: str | os.PathLike) -> list[str]:
     return words_from_text(read_text(path))
 
 
-def load_ptb(
+def read_ptb(
     data_dir: str | os.PathLike,
+    *,
+    min_count: int = 1,
+    max_vocab: int | None = None,
+    vocab: Vocab | None = None,
+    command: str = "load_ptb",
+) -> tuple[Vocab, dict[str, np.ndarray], dict[str, int]]:
+    """``(vocab, {split: ids}, {split: number of words not in the vocabulary})``.
+
+    The vocabulary is :meth:`Vocab.from_counts` of the training words (all 10,000 types with
+    the default ``min_count=1``), unless ``vocab`` is given.
+    """
+    folder = Path(data_dir)
+    paths = {s: folder / f"ptb.{s}.txt" for s in SPLITS}
+    for p in paths.values():
+        if not p.is_file():
+            raise DataError(
+                f"{command}: {p}: no such file (expected the PTB files ptb.train.txt, "
+                f"ptb.valid.txt and ptb.test.txt in {folder})"
+            )
+    try:
+        words = {s: read_words(p) for s, p in paths.items()}
+    except DataError as e:
+        raise DataError(f"{command}: {e}") from None
+    if vocab is None:
+        vocab = Vocab.from_counts(
+            Counter(words["train"]), "word", min_count=min_count, max_vocab=max_vocab,
+            command=command,
+        )  # fmt: skip
+    ids, oov = {}, {}
+    for s in SPLITS:
+        ids[s], oov[s] = vocab.lookup(words[s])
+    return vocab, ids, oov
+
+
+def load_ptb(
+    data_dir: str | os.PathLike, *, min_count: int = 1, max_vocab: int | None = None
 ) -> tuple[Vocab, np.ndarray, np.ndarray, np.ndarray]:
     """``(vocab, train_ids, valid_ids, test_ids)`` from ``ptb.{train,valid,test}.txt`` in ``data_dir``.
 
@@ -56,15 +88,5 @@ def load_ptb(
     Raises:
         DataError: naming the first missing or unreadable file.
     """
-    folder = Path(data_dir)
-    paths = {s: folder / f"ptb.{s}.txt" for s in SPLITS}
-    for p in paths.values():
-        if not p.is_file():
-            raise DataError(
-                f"{p}: no such file (expected the PTB files ptb.train.txt, "
-                f"ptb.valid.txt and ptb.test.txt in {folder})"
-            )
-    words = {s: read_words(p) for s, p in paths.items()}
-    vocab = Vocab.from_words(words["train"])
-    train, valid, test = (vocab.encode_words(words[s]) for s in SPLITS)
-    return vocab, train, valid, test
+    vocab, ids, _ = read_ptb(data_dir, min_count=min_count, max_vocab=max_vocab)
+    return vocab, ids["train"], ids["valid"], ids["test"]

@@ -93,6 +93,13 @@ def split_text(text: S, valid_frac: float = 0.05, test_frac: float = 0.05) -> tu
     return text[:n_train], text[n_train : n_train + n_valid], text[n_train + n_valid :]
 
 
+def usual_mode(fd: int) -> None:
+    """Give a ``mkstemp`` file (mode 0600) the mode a plain ``open`` would: 0666 minus the umask."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
@@ -100,6 +107,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """
     p = Path(path)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    usual_mode(fd)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -28,6 +28,15 @@ class TrainConfig:
         "tokens of --data: characters or words (lines end with <eos>)",
         choices=("char", "word"),
     )
+    min_count: int | None = _opt(
+        None,
+        "tokens seen fewer times in the training split are read as <unk>, in training too "
+        "(default: 2 for --data and the embedded corpus, 1 for Penn Treebank, which has its "
+        "own <unk>; a --data-dir from preprocess keeps its own)",
+    )
+    max_vocab: int | None = _opt(
+        None, "keep at most this many types, <unk> and <eos> included (default: no limit)"
+    )
     model_type: str = _opt("lstm", "recurrent layer type", choices=("lstm", "gru", "rnn"))
     wordvec_size: int = _opt(64, "embedding size")
     rnn_size: int = _opt(128, "hidden size of every recurrent layer")

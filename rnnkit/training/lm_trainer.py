@@ -51,41 +51,78 @@ def build_model(model_config: dict, device: str) -> LanguageModel:
     return LanguageModel(**model_config).to(device)
 
 
+EVAL_LOGITS = 1 << 25  # floats of logits per evaluation chunk (128 MB): caps T for a large V
+
+
 @torch.no_grad()
+def evaluate_split(
+    model: LanguageModel, ids: np.ndarray, batch_size: int, seq_length: int, device: str,
+    unk_index: int | None = None,
+) -> dict:  # fmt: skip
+    """Summed cross-entropy over ``ids`` (state carried across chunks, from zero state).
+
+    Returns ``{"loss": mean nats/token, "targets": n}``, and with ``unk_index`` also
+    ``"unk_targets"`` and ``"loss_excluding_unk"`` (the mean over the other targets).
+    """
+    was_training = model.training
+    model.eval()
+    model.forget()
+    if len(ids) < 2:
+        raise ConfigError(f"cannot evaluate on {len(ids)} tokens: at least 2 are needed")
+    # With the state carried from chunk to chunk the loss does not depend on the chunk
+    # length, so a split too short for the training shape is read in shorter chunks, and a
+    # large vocabulary in chunks whose (T, N, V) logits stay within EVAL_LOGITS.
+    streams = max(1, min(batch_size, (len(ids) - 1) // 2))
+    seq_length = max(1, min(seq_length, len(ids) // streams - 1, EVAL_LOGITS // (streams * model.vocab_size)))
+    total = unk_total = 0.0
+    count = unk_count = 0
+    for inputs, targets in BPTTBatcher(ids, streams, seq_length):
+        targets = targets.to(device).flatten()  # (T * N,)
+        losses = F.cross_entropy(model(inputs.to(device)).flatten(0, 1), targets, reduction="none")
+        total += losses.sum().item()
+        count += targets.numel()
+        if unk_index is not None:
+            is_unk = targets == unk_index
+            unk_total += losses[is_unk].sum().item()
+            unk_count += int(is_unk.sum())
+    model.train(was_training)
+    out = {"loss": total / count, "targets": count}
+    if unk_index is not None:
+        rest = count - unk_count
+        out["unk_targets"] = unk_count
+        out["loss_excluding_unk"] = (total - unk_total) / rest if rest else None
+    return out
+
+
 def evaluate_loss(
     model: LanguageModel, ids: np.ndarray, batch_size: int, seq_length: int, device: str
 ) -> float:
     """Mean cross-entropy (nats/token) over ``ids``, state carried across chunks, from zero state."""
-    was_training = model.training
-    model.eval()
-    model.forget()
-    total, count = 0.0, 0
-    if len(ids) < 2:
-        raise ConfigError(f"cannot evaluate on {len(ids)} tokens: at least 2 are needed")
-    # With the state carried from chunk to chunk the loss does not depend on the chunk
-    # length, so a split too short for the training shape is read in shorter chunks.
-    streams = max(1, min(batch_size, (len(ids) - 1) // 2))
-    seq_length = max(1, min(seq_length, len(ids) // streams - 1))
-    batcher = BPTTBatcher(ids, streams, seq_length)
-    for inputs, targets in batcher:
-        logits = model(inputs.to(device))
-        total += F.cross_entropy(
-            logits.flatten(0, 1), targets.to(device).flatten(), reduction="sum"
-        ).item()
-        count += targets.numel()
-    model.train(was_training)
-    return total / count
+    return evaluate_split(model, ids, batch_size, seq_length, device)["loss"]
 
 
-def metrics(loss: float, level: str) -> dict:
+def metrics(result: float | dict, level: str) -> dict:
+    """Loss, perplexity, bits per character; with ``<unk>`` counts, the same without them."""
+    result = {"loss": result} if isinstance(result, (int, float)) else result
+    loss = result["loss"]
     out = {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
     if level == "char":
         out["bits_per_char"] = loss / math.log(2)
+    if "unk_targets" in result:
+        rest = result["loss_excluding_unk"]
+        out["unk_fraction"] = result["unk_targets"] / result["targets"]
+        out["loss_excluding_unk"] = rest
+        out["perplexity_excluding_unk"] = math.exp(min(rest, 50.0)) if rest is not None else None
     return out
 
 
 def describe(m: dict) -> str:
     extra = f", {m['bits_per_char']:.3f} bits/char" if "bits_per_char" in m else ""
+    if m.get("unk_fraction") and m.get("perplexity_excluding_unk") is not None:
+        extra += (
+            f"; {100 * m['unk_fraction']:.2f}% of targets are <unk>, perplexity without them "
+            f"{m['perplexity_excluding_unk']:.2f}"
+        )
     return f"loss {m['loss']:.4f}, perplexity {m['perplexity']:.2f}{extra}"
 
 
@@ -191,19 +228,29 @@ def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -
     if ckpt is not None:
         procs.check_checkpoint(ckpt, ckpt_path)
     device = procs.device if procs.distributed else config.device
-    data = load_lm_data(config)
+    # A --data file is prepared into out_dir/corpus (by the first process), staged until the
+    # checks below pass, so that a run refused here leaves out_dir as it was.
+    data = load_lm_data(config, cache=out_dir / "corpus", write_cache=procs.is_main,
+                        progress=config.progress and procs.is_main)  # fmt: skip
     vocab = data.vocab
-    if ckpt is not None and Vocab.from_dict(ckpt["vocab"]) != vocab:
-        raise CheckpointError(
-            f"checkpoint {ckpt_path} was trained on another vocabulary than this data"
-        )
     try:
-        batcher = BPTTBatcher(data.splits["train"], config.batch_size, config.seq_length)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
-    for split in ("valid", "test"):
-        if len(data.splits.get(split, ())) < 2:
-            raise DataError(f"the {split} split is too small to evaluate (fewer than 2 tokens)")
+        if ckpt is not None and Vocab.from_dict(ckpt["vocab"]) != vocab:
+            raise CheckpointError(
+                f"checkpoint {ckpt_path} was trained on another vocabulary than this data "
+                "(checkpoints of rnnkit before <unk> and --min-count cannot resume on --data: "
+                "start a new run)"
+            )
+        try:
+            batcher = BPTTBatcher(data.splits["train"], config.batch_size, config.seq_length)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        for split in ("valid", "test"):
+            if len(data.splits.get(split, ())) < 2:
+                raise DataError(f"the {split} split is too small to evaluate (fewer than 2 tokens)")
+    except BaseException:
+        data.discard()
+        raise
+    data.commit()
 
     budget = config.time_budget
     if budget is None:
@@ -222,8 +269,7 @@ def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -
             torch.nn.init.uniform_(p, -config.init_range, config.init_range)
     if config.nce_k:  # as the original: NCE's own init (bias -log V) after the uniform one
         model.decoder.reset_parameters()
-        counts = np.bincount(data.splits["train"], minlength=len(vocab))
-        model.decoder.set_unigrams(counts)
+        model.decoder.set_unigrams(data.train_counts())
     if procs.distributed:  # same initial weights everywhere, different dropout masks
         torch.manual_seed(config.seed + procs.rank)
     model.vocab = vocab
@@ -265,8 +311,9 @@ def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -
 
     def score(split: str) -> dict:
         eval_batch = config.eval_batch_size or config.batch_size
-        loss = evaluate_loss(model, data.splits[split], eval_batch, config.seq_length, device)
-        return metrics(loss, vocab.level)
+        result = evaluate_split(model, data.splits[split], eval_batch, config.seq_length, device,
+                                vocab.unk_index)  # fmt: skip
+        return metrics(result, vocab.level)
 
     echo(f"data: {data.description}")
     echo(f"model: {model_config}, {sum(p.numel() for p in params):,} parameters")

@@ -88,6 +88,7 @@ def test_preprocess_writes_a_prepared_folder(preprocessed):
     )
     meta = json.loads((prepared / "meta.json").read_text())
     assert meta["level"] == "char" and sum(meta["counts"].values()) == len(text())
+    assert meta["dtype"] == "uint8" and meta["min_count"] == 2
 
 
 def test_train_writes_a_checkpoint(trained):
@@ -134,7 +135,8 @@ def test_evaluate_json(trained, capsys):
     assert main(["evaluate", "--checkpoint", str(ckpt), "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
     assert m["split"] == "test"
-    assert set(m) == {"split", "loss", "perplexity", "bits_per_char"}
+    assert set(m) == {"split", "loss", "perplexity", "bits_per_char", "unk_fraction",
+                      "loss_excluding_unk", "perplexity_excluding_unk", "oov_tokens"}  # fmt: skip
     # the same number training reported for the test split
     log = json.loads((ckpt.parent / "log.json").read_text())
     assert m["loss"] == pytest.approx(log["summary"]["test"]["loss"], rel=1e-6)
@@ -269,9 +271,15 @@ def test_corrupt_checkpoint_in_a_real_process(old_checkpoint):
     assert_untouched(old_checkpoint)
 
 
-def test_start_text_outside_the_vocabulary(trained, capsys):
+def test_start_text_outside_the_vocabulary_is_read_as_unk(trained, capsys):
     rc = main(["sample", "--checkpoint", str(trained[2]), "--start-text", "XYZ", "--length", "5"])
-    assert_clean_error(rc, capsys, "'X'")
+    captured = capsys.readouterr()
+    assert rc == 0
+    assert captured.err == (
+        "sample: 3 of the 3 characters of --start-text are not in the checkpoint's vocabulary "
+        "and were read as <unk>\n"
+    )
+    assert captured.out.startswith("XYZ") and len(captured.out) == 3 + 5 + 1
 
 
 def test_evaluate_seq_length_longer_than_the_split(trained, capsys):
