@@ -6,8 +6,9 @@ package's ``dl.loadPTB`` and ``dl.loadMNIST``. A corpus is built from text by st
 ``(L,)`` unsigned integers; batches are time-major ``(T, N)``. See ``docs/data.md``.
 """
 
+from .arrays import token_counts
 from .batching import BPTTBatcher
-from .corpus import Corpus, build_corpus, open_corpus, token_counts
+from .corpus import Corpus, build_corpus, open_corpus
 from .default_corpus import default_corpus_description, default_corpus_text
 from .errors import DataError
 from .mnist import load_mnist, read_idx, translate, write_idx

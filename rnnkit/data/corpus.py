@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import Writer, check_ids, progress_bar
 from .errors import DataError
-from .text import usual_mode, write_bytes_atomic
+from .text import write_bytes_atomic
 from .tokenizer import TextSource, split_pieces, split_units, tokens
 from .vocab import LEVELS, Vocab
 
 SPLITS = ("train", "valid", "test")
 FORMAT, VERSION = "rnnkit.prepared", 2
-_HEADER_BYTES = 128  # a fixed .npy header, rewritten with the final length at the end
 
 
 @dataclass
@@ -68,58 +67,6 @@ class Corpus:
         return f"Corpus(level={self.vocab.level!r}, vocab={len(self.vocab)}, {sizes}{where})"
 
 
-def _progress(enabled: bool, total: int, desc: str):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # tqdm is the [cli] extra: no bar without it
-        return None
-    # disable=None: no bar when stderr is not a terminal (logs and error output stay clean)
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, leave=False,
-                dynamic_ncols=True, disable=None)  # fmt: skip
-
-
-class _Writer:
-    """Appends id blocks to ``(L,)`` arrays: a .npy file written sequentially, or memory."""
-
-    def __init__(self, path: Path | None, dtype: np.dtype) -> None:
-        self.path, self.dtype, self.n = path, dtype, 0
-        if path is None:
-            self.parts: list[np.ndarray] = []
-            return
-        fd, self.tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        usual_mode(fd)
-        self.f = os.fdopen(fd, "wb")
-        self.f.write(b"\0" * _HEADER_BYTES)
-
-    def append(self, ids: np.ndarray) -> None:
-        ids = ids.astype(self.dtype, copy=False)
-        self.n += len(ids)
-        if self.path is None:
-            self.parts.append(ids)
-        else:
-            self.f.write(ids.tobytes())
-
-    def finish(self) -> np.ndarray | None:
-        if self.path is None:
-            return np.concatenate(self.parts) if self.parts else np.zeros(0, self.dtype)
-        d = f"{{'descr': '{self.dtype.str}', 'fortran_order': False, 'shape': ({self.n},), }}"
-        header = d.ljust(_HEADER_BYTES - 11) + "\n"  # magic 6 + version 2 + length 2 + newline
-        self.f.seek(0)
-        self.f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode())
-        self.f.flush()
-        os.fsync(self.f.fileno())
-        self.f.close()
-        os.replace(self.tmp, self.path)
-        return None
-
-    def abort(self) -> None:
-        if self.path is not None and not self.f.closed:
-            self.f.close()
-            Path(self.tmp).unlink(missing_ok=True)
-
-
 def _check_args(command, level, valid_frac, test_frac) -> None:
     if level not in LEVELS:
         raise ValueError(f"{command}: expected level 'char' or 'word', got {level!r}")
@@ -134,7 +81,7 @@ def _check_args(command, level, valid_frac, test_frac) -> None:
 
 def _count(source: TextSource, level: str, sizes, progress: bool) -> dict[str, int]:
     """Token counts of the training split (the vocabulary pass)."""
-    bar = _progress(progress, source.n_bytes, "counting tokens")
+    bar = progress_bar(progress, source.n_bytes, "counting tokens")
     try:
         pieces = split_pieces(source, level, sizes, bar, stop_after=0)
         if level == "word":
@@ -197,7 +144,7 @@ def build_corpus(
             and os.path.isfile(text_or_path)
         )  # fmt: skip
     src = TextSource(text_or_path, is_path=is_path, command=command)
-    bar = _progress(progress, src.n_bytes, f"checking {src.name}")
+    bar = progress_bar(progress, src.n_bytes, f"checking {src.name}")
     try:
         sizes = split_units(src, level, valid_frac, test_frac, bar)
     finally:
@@ -229,9 +176,9 @@ def build_corpus(
         out.mkdir(parents=True, exist_ok=True)
         (out / "meta.json").unlink(missing_ok=True)  # incomplete until meta.json is back
     dtype = vocab.index_dtype
-    writers = [_Writer(out / f"{s}.npy" if out else None, dtype) for s in SPLITS]
+    writers = [Writer(out / f"{s}.npy" if out else None, dtype) for s in SPLITS]
     unk, oov = [0, 0, 0], [0, 0, 0]
-    bar = _progress(progress, src.n_bytes, "writing tokens")
+    bar = progress_bar(progress, src.n_bytes, "writing tokens")
     try:
         for split, piece in split_pieces(src, level, sizes, bar):
             ids, n_unknown = vocab.lookup(tokens(piece, level))
@@ -267,19 +214,6 @@ def build_corpus(
     return open_corpus(out, command=command)
 
 
-def _check_ids(path: Path, offset: int, dtype: np.dtype, n: int, size: int, command: str) -> None:
-    """Every id of a .npy file is below ``size``: read in blocks, never mapped (flat memory)."""
-    if np.iinfo(dtype).max < size:
-        return  # the type cannot hold an id out of range
-    block = 1 << 22
-    with open(path, "rb") as f:
-        f.seek(offset)
-        for start in range(0, n, block):
-            ids = np.fromfile(f, dtype=dtype, count=min(block, n - start))
-            if ids.size and (ids.min() < 0 or ids.max() >= size):
-                raise DataError(f"{command}: {path}: ids outside [0, {size}) of the vocabulary")
-
-
 def open_corpus(folder: str | os.PathLike, *, command: str = "open_corpus") -> Corpus:
     """The corpus written by :func:`build_corpus` (or by an older ``rnnkit preprocess``).
 
@@ -301,7 +235,9 @@ def open_corpus(folder: str | os.PathLike, *, command: str = "open_corpus") -> C
         counts = {s: int(meta["counts"][s]) for s in SPLITS}
         version = int(meta.get("version", 1))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise DataError(f"{command}: {meta_path}: corrupt metadata ({type(e).__name__}: {e})") from None
+        raise DataError(
+            f"{command}: {meta_path}: corrupt metadata ({type(e).__name__}: {e})"
+        ) from None
     if meta.get("format") != FORMAT or version > VERSION:
         raise DataError(
             f"{command}: {meta_path}: expected format {FORMAT!r} version <= {VERSION}, got "
@@ -325,21 +261,15 @@ def open_corpus(folder: str | os.PathLike, *, command: str = "open_corpus") -> C
         try:
             ids = np.load(p, mmap_mode="r", allow_pickle=False) if counts[s] else np.load(p)
         except (OSError, ValueError, EOFError) as e:
-            raise DataError(f"{command}: {p}: corrupt array file ({type(e).__name__}: {e})") from None
+            raise DataError(
+                f"{command}: {p}: corrupt array file ({type(e).__name__}: {e})"
+            ) from None
         if ids.dtype != expected or ids.shape != (counts[s],):
             raise DataError(
                 f"{command}: {p}: expected {expected} of shape ({counts[s]},) (meta.json), "
                 f"got {ids.dtype} of shape {ids.shape}"
             )
         if counts[s]:
-            _check_ids(p, ids.offset, ids.dtype, counts[s], len(vocab), command)
+            check_ids(p, ids.offset, ids.dtype, counts[s], len(vocab), command)
         splits[s] = ids
     return Corpus(vocab, splits, meta, out)
-
-
-def token_counts(ids: np.ndarray, size: int) -> np.ndarray:
-    """``(size,)`` int64 counts of every id in ``ids``, read in blocks (for memory maps)."""
-    out = np.zeros(size, dtype=np.int64)
-    for start in range(0, len(ids), 1 << 24):
-        out += np.bincount(np.asarray(ids[start : start + (1 << 24)]), minlength=size)[:size]
-    return out

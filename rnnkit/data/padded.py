@@ -107,7 +107,11 @@ class PaddedBatcher:
         batch_first: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1
+        ):
             raise ValueError(f"PaddedBatcher: expected batch_size >= 1, got {batch_size!r}")
         if padding not in ("left", "right"):
             raise ValueError(f"PaddedBatcher: expected padding 'left' or 'right', got {padding!r}")

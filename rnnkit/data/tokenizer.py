@@ -73,7 +73,9 @@ class TextSource:
         try:
             return open(self.path, "rb")  # noqa: SIM115 -- closed by the caller's `with`
         except OSError as e:
-            raise DataError(f"{self.command}: {self.path}: cannot be read ({e.strerror or e})") from e
+            raise DataError(
+                f"{self.command}: {self.path}: cannot be read ({e.strerror or e})"
+            ) from e
 
     def _raw_blocks(self, block_bytes: int) -> Iterator[tuple[int, bytes]]:
         """``(offset, bytes)`` blocks, each ending at ASCII whitespace but the last."""
@@ -207,7 +209,8 @@ def split_units(
     """``(train, valid, test)`` sizes in units (characters or lines) of the split rule."""
     total = scan(source, level, progress)
     try:
-        return split_sizes(total, valid_frac, test_frac, unit="characters" if level == "char" else "lines")
+        return split_sizes(
+            total, valid_frac, test_frac, unit="characters" if level == "char" else "lines"
+        )
     except DataError as e:
         raise DataError(f"{source.command}: {source.name}: {e}") from None
-

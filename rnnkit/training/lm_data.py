@@ -27,7 +27,8 @@ from ..data import (
     read_ptb,
     token_counts,
 )
-from ..data.corpus import SPLITS, _Writer
+from ..data.arrays import Writer
+from ..data.corpus import SPLITS
 
 TEXT_MIN_COUNT = 2  # raw text: words/characters seen once are <unk> in training too
 PTB_MIN_COUNT = 1  # Penn Treebank comes with its own <unk> and 10,000 types: keep them all
@@ -81,7 +82,9 @@ class LMData:
 
 
 def _check_int(command: str, flag: str, value, least: int) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, int) or value < least
+    ):
         raise DataError(f"{command}: {flag} must be an integer >= {least}, got {value!r}")
 
 
@@ -123,7 +126,7 @@ def _recode(corpus: Corpus, vocab: Vocab, command: str, where: Path) -> tuple[di
     table = np.array([index.get(t, -1) for t in corpus.vocab.tokens], dtype=np.int64)
     splits, oov = {}, {}
     for s in SPLITS:
-        writer = _Writer(where / f"{s}.npy", vocab.index_dtype)
+        writer = Writer(where / f"{s}.npy", vocab.index_dtype)
         n_unknown = 0
         for start in range(0, len(corpus.splits[s]), 1 << 22):
             ids = table[np.asarray(corpus.splits[s][start : start + (1 << 22)])]
@@ -137,7 +140,11 @@ def _recode(corpus: Corpus, vocab: Vocab, command: str, where: Path) -> tuple[di
             ids[unknown] = vocab.unk_index or 0
             writer.append(ids)
         writer.finish()
-        splits[s] = np.load(where / f"{s}.npy", mmap_mode="r") if writer.n else np.zeros(0, vocab.index_dtype)
+        splits[s] = (
+            np.load(where / f"{s}.npy", mmap_mode="r")
+            if writer.n
+            else np.zeros(0, vocab.index_dtype)
+        )
         oov[s] = n_unknown
     return splits, oov
 
@@ -258,7 +265,9 @@ def load_lm_data(
                     f"{command}: {folder} was prepared with {flag} {meta.get(key)}, not {given}; "
                     f"the vocabulary is made by rnnkit preprocess: run it again with {flag} {given}"
                 )
-        description = f"prepared corpus in {folder}; {len(corpus.vocab):,} {corpus.vocab.level} types"
+        description = (
+            f"prepared corpus in {folder}; {len(corpus.vocab):,} {corpus.vocab.level} types"
+        )
         oov = dict(meta.get("oov_tokens", dict.fromkeys(SPLITS, 0)))
         data = LMData(corpus.vocab, corpus.splits, description + _unk_note(meta, corpus.splits),
                       oov, counts_are_train=meta.get("vocab_from") == "train split")  # fmt: skip

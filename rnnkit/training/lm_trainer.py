@@ -73,7 +73,9 @@ def evaluate_split(
     # length, so a split too short for the training shape is read in shorter chunks, and a
     # large vocabulary in chunks whose (T, N, V) logits stay within EVAL_LOGITS.
     streams = max(1, min(batch_size, (len(ids) - 1) // 2))
-    seq_length = max(1, min(seq_length, len(ids) // streams - 1, EVAL_LOGITS // (streams * model.vocab_size)))
+    seq_length = max(
+        1, min(seq_length, len(ids) // streams - 1, EVAL_LOGITS // (streams * model.vocab_size))
+    )
     total = unk_total = 0.0
     count = unk_count = 0
     for inputs, targets in BPTTBatcher(ids, streams, seq_length):
