@@ -16,6 +16,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -219,7 +220,7 @@ class Vocab:
                 ids[unknown] = self.unk_index
             return ids, n_unknown
         get, unk = self._index.get, self.unk_index
-        ids = np.fromiter((get(w, -2) for w in tokens), dtype=np.int32, count=len(tokens))
+        ids = np.fromiter(map(get, tokens, repeat(-2)), dtype=np.int32, count=len(tokens))
         unknown = ids == -2
         n_unknown = int(np.count_nonzero(unknown))
         if n_unknown:

@@ -120,6 +120,13 @@ def _unk_note(corpus_meta: dict, splits: dict) -> str:
     )
 
 
+def _thresholds(meta: dict) -> str:
+    if meta.get("vocab_from") != "train split":
+        return "the model's vocabulary"
+    cap = meta.get("max_vocab")
+    return f"min count {meta['min_count']}" + (f", max vocab {cap}" if cap else "")
+
+
 def _recode(corpus: Corpus, vocab: Vocab, command: str, where: Path) -> tuple[dict, dict]:
     """The corpus's splits in ``vocab``'s ids (written under ``where``), and the unknown counts."""
     index = {t: i for i, t in enumerate(vocab.tokens)}
@@ -198,15 +205,11 @@ def _from_file(config, vocab, cache, write_cache, progress, command) -> LMData:
             data.discard()
             raise
     meta = corpus.meta
-    thresholds = (
-        f"min count {min_count}" + (f", max vocab {config.max_vocab}" if config.max_vocab else "")
-        if meta.get("vocab_from") == "train split" else "the model's vocabulary"
-    )  # fmt: skip
     data.vocab, data.splits, data.oov = corpus.vocab, corpus.splits, dict(meta["oov_tokens"])
     data.counts_are_train = meta.get("vocab_from") == "train split"
     data.description = (
         f"{path}: {meta['bytes']:,} bytes, {sum(meta['units'].values()):,} {meta['split_unit']}; "
-        f"{len(corpus.vocab):,} {level} types ({thresholds}){_unk_note(meta, corpus.splits)}; "
+        f"{len(corpus.vocab):,} {level} types ({_thresholds(meta)}){_unk_note(meta, corpus.splits)}; "
         f"{meta['dtype']} tokens in {cache if data._staged or cache == corpus.folder else 'a temporary folder'}"
     )
     return data
@@ -290,8 +293,8 @@ def load_lm_data(
         is_path=False, command=command,
     )  # fmt: skip
     description = (
-        f"{default_corpus_description(config.max_corpus_bytes)}; {len(corpus.vocab)} char types"
-        + _unk_note(corpus.meta, corpus.splits)
+        f"{default_corpus_description(config.max_corpus_bytes)}; {len(corpus.vocab)} char types "
+        f"({_thresholds(corpus.meta)}){_unk_note(corpus.meta, corpus.splits)}"
     )
     return LMData(corpus.vocab, corpus.splits, description, dict(corpus.meta["oov_tokens"]),
                   counts_are_train=vocab is None)  # fmt: skip
