@@ -25,6 +25,7 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks.lm_train
 	$(PY) -m benchmarks.masking
 	$(PY) -m benchmarks.nce
+	$(PY) -m benchmarks.data_pipeline
 
 clean:
 	rm -rf $(VENV) .pytest_cache
