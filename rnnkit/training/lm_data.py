@@ -69,16 +69,20 @@ class LMData:
         staged.rename(final)  # the open memory maps follow the files (POSIX)
 
     def discard(self) -> None:
-        if self._staged is None:
-            return
-        staged, _, created = self._staged
-        self._staged = None
-        shutil.rmtree(staged, ignore_errors=True)
-        for folder in reversed(created):  # folders made for the staging, if still empty
-            try:
-                folder.rmdir()
-            except OSError:
-                break
+        staged, self._staged = self._staged, None
+        _remove_staging(staged)
+
+
+def _remove_staging(staged: tuple[Path, Path, list[Path]] | None) -> None:
+    if staged is None:
+        return
+    folder, _, created = staged
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in reversed(created):  # folders made for the staging, if still empty
+        try:
+            parent.rmdir()
+        except OSError:
+            break
 
 
 def _check_int(command: str, flag: str, value, least: int) -> None:
@@ -186,33 +190,34 @@ def _from_file(config, vocab, cache, write_cache, progress, command) -> LMData:
                 corpus = found
         except DataError:
             corpus = None  # damaged: prepare it again
-    data = LMData(Vocab(["<unk>"], "char"), {}, "")
+    staged = temp = None
     if corpus is None:
         if cache is not None and write_cache:
-            staged, created = _staging(cache)
-            data._staged = (staged, cache, created)
+            folder, created = _staging(cache)
+            staged = (folder, cache, created)
         else:
-            data._temp = tempfile.TemporaryDirectory(prefix="rnnkit-corpus-")
-            staged = Path(data._temp.name)
+            temp = tempfile.TemporaryDirectory(prefix="rnnkit-corpus-")
+            folder = Path(temp.name)
         try:
             corpus = build_corpus(
-                path, level, staged, valid_frac=config.valid_frac, test_frac=config.test_frac,
+                path, level, folder, valid_frac=config.valid_frac, test_frac=config.test_frac,
                 min_count=min_count, max_vocab=config.max_vocab, vocab=vocab, is_path=True,
                 progress=progress, command=command,
                 extra_meta={"build": {**(fingerprint or {}), **options}},
             )  # fmt: skip
         except BaseException:
-            data.discard()
+            _remove_staging(staged)
             raise
     meta = corpus.meta
-    data.vocab, data.splits, data.oov = corpus.vocab, corpus.splits, dict(meta["oov_tokens"])
-    data.counts_are_train = meta.get("vocab_from") == "train split"
-    data.description = (
+    where = "a temporary folder" if temp is not None else cache
+    description = (
         f"{path}: {meta['bytes']:,} bytes, {sum(meta['units'].values()):,} {meta['split_unit']}; "
-        f"{len(corpus.vocab):,} {level} types ({_thresholds(meta)}){_unk_note(meta, corpus.splits)}; "
-        f"{meta['dtype']} tokens in {cache if data._staged or cache == corpus.folder else 'a temporary folder'}"
+        f"{len(corpus.vocab):,} {level} types ({_thresholds(meta)})"
+        f"{_unk_note(meta, corpus.splits)}; {meta['dtype']} tokens in {where}"
     )
-    return data
+    return LMData(corpus.vocab, corpus.splits, description, dict(meta["oov_tokens"]),
+                  counts_are_train=meta.get("vocab_from") == "train split",
+                  _staged=staged, _temp=temp)  # fmt: skip
 
 
 def load_lm_data(
