@@ -13,7 +13,6 @@ from .criterion.repeater_criterion import RepeaterCriterion
 from .criterion.sequencer_criterion import SequencerCriterion
 from .layers.reverse_sequence import SeqReverseSequence
 from .layers.spatial_glimpse import SpatialGlimpse
-from .layers.table import CAddTable, JoinTable, ParallelTable, SelectTable
 from .masking.lookup_table_mask_zero import LookupTableMaskZero
 from .masking.mask_zero import MaskZero
 from .masking.trim_zero import TrimZero
@@ -43,6 +42,7 @@ from .sequence.seq_gru import SeqGRU
 from .sequence.seq_lstm import SeqLSTM, SeqLSTMP
 from .sequence.seq_rnn import SeqRNN, VanillaRNN
 from .sequence.sequencer import Sequencer
+from .tables import CAddTable, JoinTable, ParallelTable, SelectTable
 
 __version__ = "0.1.0"
 

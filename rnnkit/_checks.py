@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import math
+import numbers
+import re
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -58,7 +62,80 @@ def expect_like(module: str, x: torch.Tensor, like: torch.Tensor, what: str = "i
         )
 
 
+def is_int(value) -> bool:
+    """A Python or numpy integer (not a bool): what ``nn.Linear`` accepts as a size."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def expect_positive_int(module: str, value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"{module}: expected {name} to be a positive int, got {value!r}")
+    return int(value)
+
+
+def expect_int(module: str, value, name: str, minimum: int = 0) -> int:
+    if not is_int(value) or value < minimum:
+        raise ValueError(f"{module}: expected {name} to be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def expect_float(
+    module: str,
+    value,
+    name: str,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number in ``[low, high]`` (an open end with ``low_open``/``high_open``)."""
+    if math.isinf(high) and math.isinf(low):
+        interval = ""
+    elif math.isinf(high):
+        interval = f" {'>' if low_open else '>='} {low:g}"
+    else:
+        interval = f" in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok:
+        value = float(value)
+        ok = (
+            math.isfinite(value)
+            and (value > low if low_open else value >= low)
+            and (value < high if high_open else value <= high)
+        )
+    if not ok:
+        raise ValueError(
+            f"{module}: expected {name} to be a finite number{interval}, got {value!r}"
+        )
     return value
+
+
+def expect_merge(module: str, merge):
+    """``None`` (the default merge) or a callable taking two sequences (usually an ``nn.Module``)."""
+    if merge is not None and not callable(merge):
+        raise TypeError(
+            f"{module}: expected merge to be None or a module called as merge(fwd, bwd), got "
+            f"{type(merge).__name__} {merge!r}"
+        )
+    return merge
+
+
+_NAMED = re.compile(r"^[A-Z][A-Za-z0-9_.]*: ")
+
+
+@contextlib.contextmanager
+def named_errors(module: str) -> Iterator[None]:
+    """Re-raise an inner rnnkit module's ``ValueError``/``TypeError`` under ``module``'s name.
+
+    A user who called ``SeqBRNN`` reads ``SeqBRNN: SeqLSTM: expected …``: the module they
+    called first, the inner message kept whole. Errors that are not rnnkit's own (no
+    ``Name: `` prefix) pass through unchanged, so a bug is never disguised as a named error.
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as e:
+        message = str(e)
+        if not _NAMED.match(message) or message.startswith(f"{module}:"):
+            raise
+        raise type(e)(f"{module}: {message}").with_traceback(e.__traceback__) from None

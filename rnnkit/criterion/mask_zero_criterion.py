@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from .. import _nest
+from .._checks import named_errors
 from ..masking.zero_mask import check_n_input_dim, select_rows, zero_rows
 
 
@@ -39,7 +40,14 @@ class MaskZeroCriterion(nn.Module):
         self.n_input_dim = check_n_input_dim(type(self).__name__, n_input_dim)
 
     def forward(self, input: Any, target: Any) -> torch.Tensor:
-        mask = zero_rows(type(self).__name__, input, self.n_input_dim)
+        name = type(self).__name__
+        mask = zero_rows(name, input, self.n_input_dim)
+        for t in _nest.flatten(target):
+            if t.dim() == 0 or t.size(0) != mask.size(0):
+                raise ValueError(
+                    f"{name}: expected a target with the input's batch size {mask.size(0)} "
+                    f"(N, …), got shape {tuple(t.shape)}"
+                )
         if not bool(mask.any()):
             return self.criterion(input, target)
         if bool(mask.all()):
@@ -47,7 +55,8 @@ class MaskZeroCriterion(nn.Module):
             # and gives zero gradients (multiplying by 0 would turn an inf into NaN).
             return sum(t[:0].sum() for t in _nest.flatten(input) if t.is_floating_point())
         keep = (~mask).nonzero().squeeze(1)
-        return self.criterion(select_rows(input, keep), select_rows(target, keep))
+        with named_errors(name):
+            return self.criterion(select_rows(input, keep), select_rows(target, keep))
 
     def extra_repr(self) -> str:
         return f"n_input_dim={self.n_input_dim}"

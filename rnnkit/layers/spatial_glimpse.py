@@ -73,9 +73,9 @@ class SpatialGlimpse(nn.Module):
         name = type(self).__name__
         expect_tensor(name, images, "images")
         expect_floating(name, images, "images")
-        if images.dim() != 4:
+        if images.dim() != 4 or min(images.shape[1:]) < 1:
             raise ValueError(
-                f"{name}: expected images of shape (N, C, H, W), "
+                f"{name}: expected images of shape (N, C, H, W) with C, H, W >= 1, "
                 f"got {describe_shape(tuple(images.shape))}"
             )
         expect_tensor(name, location, "location")

@@ -6,13 +6,13 @@ from typing import Any
 
 from torch import nn
 
-from ..recurrent.abstract import AbstractRecurrent
+from .._state import CarriesState
 from .zero_mask import check_n_input_dim, masked_call, zero_rows
 
 
 def _refuse_stateful(name: str, module: nn.Module) -> None:
     for m in module.modules():
-        if isinstance(m, AbstractRecurrent):
+        if isinstance(m, CarriesState) and m.is_step_module:
             # Wrapping a step module would zero its output but not reset its state (a trap
             # of the original, its issues 123 and 214): masking belongs inside the module.
             raise TypeError(

@@ -43,7 +43,7 @@ def zero_rows(module: str, x: Any, n_input_dim: int) -> torch.Tensor:
             f"{module}: expected a floating-point tensor to mask on with n_input_dim="
             f"{n_input_dim}, got {t.dtype} (integer indices are masked with n_input_dim=0)"
         )
-    return (t == 0) if n_input_dim == 0 else (t.reshape(t.size(0), -1) == 0).all(1)
+    return (t == 0) if n_input_dim == 0 else (t.flatten(1) == 0).all(1)  # (N,), N may be 0
 
 
 def zero_masked(obj: Any, mask: torch.Tensor) -> Any:

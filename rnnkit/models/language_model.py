@@ -14,7 +14,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import expect_integer, expect_positive_int, expect_tensor
+from .. import _nest
+from .._checks import (
+    expect_float,
+    expect_int,
+    expect_integer,
+    expect_positive_int,
+    expect_tensor,
+    named_errors,
+)
 from ..nce.module import NCEModule
 from ..sequence.seq_gru import SeqGRU
 from ..sequence.seq_lstm import SeqLSTM
@@ -66,29 +74,27 @@ class LanguageModel(nn.Module):
             raise ValueError(
                 f"{name}: expected model_type to be one of {sorted(LAYER_TYPES)}, got {model_type!r}"
             )
-        if not 0.0 <= float(dropout) < 1.0:
-            raise ValueError(f"{name}: expected dropout in [0, 1), got {dropout!r}")
+        dropout = expect_float(name, dropout, "dropout", 0.0, 1.0, high_open=True)
         self.vocab_size = expect_positive_int(name, vocab_size, "vocab_size")
         self.model_type = model_type
         self.wordvec_size = expect_positive_int(name, wordvec_size, "wordvec_size")
         self.rnn_size = expect_positive_int(name, rnn_size, "rnn_size")
         self.num_layers = expect_positive_int(name, num_layers, "num_layers")
         self.dropout = float(dropout)
-        self.embedding = nn.Embedding(vocab_size, wordvec_size)
+        self.embedding = nn.Embedding(self.vocab_size, self.wordvec_size)
         layer = LAYER_TYPES[model_type]
-        sizes = [wordvec_size] + [rnn_size] * num_layers
-        self.rnns = nn.ModuleList(layer(sizes[i], sizes[i + 1]) for i in range(num_layers))
+        sizes = [self.wordvec_size] + [self.rnn_size] * self.num_layers
+        self.rnns = nn.ModuleList(layer(sizes[i], sizes[i + 1]) for i in range(self.num_layers))
         for rnn in self.rnns:
             rnn.remember("both")
         self.drop = nn.Dropout(self.dropout)
-        if isinstance(nce_k, bool) or not isinstance(nce_k, int) or nce_k < 0:
-            raise ValueError(f"{name}: expected nce_k to be an int >= 0, got {nce_k!r}")
-        self.nce_k, self.nce_alpha = nce_k, float(nce_alpha)
-        if nce_k:  # the noise distribution is set from the training data's counts
-            self.decoder = NCEModule(rnn_size, vocab_size, torch.ones(vocab_size), k=nce_k,
-                                     z=1.0, alpha=self.nce_alpha)  # fmt: skip
+        self.nce_k = expect_int(name, nce_k, "nce_k", 0)
+        self.nce_alpha = expect_float(name, nce_alpha, "nce_alpha", 0.0)
+        V, H = self.vocab_size, self.rnn_size
+        if self.nce_k:  # the noise distribution is set from the training data's counts
+            self.decoder = NCEModule(H, V, torch.ones(V), k=self.nce_k, z=1.0, alpha=self.nce_alpha)
         else:
-            self.decoder = nn.Linear(rnn_size, vocab_size)
+            self.decoder = nn.Linear(H, V)
 
     def config(self) -> dict:
         """The constructor arguments (stored in checkpoints to rebuild the model)."""
@@ -107,13 +113,27 @@ class LanguageModel(nn.Module):
         for rnn in self.rnns:
             rnn.forget()
 
-    def carried_state(self) -> list[Any]:
-        """The state each layer will start its next call from (for exact resumption)."""
-        return [rnn.carried_state() for rnn in self.rnns]
+    def get_state(self) -> tuple:
+        """The state each layer starts its next call from: one ``(h, c)`` / ``h`` / ``None`` per layer."""
+        return tuple(rnn.get_state() for rnn in self.rnns)
 
-    def set_carried_state(self, states: list[Any]) -> None:
-        for rnn, state in zip(self.rnns, states, strict=True):
-            rnn.set_carried_state(state)
+    def set_state(self, state) -> None:
+        """Replace every layer's state (what :meth:`get_state` returned; ``None``: zeros)."""
+        name = type(self).__name__
+        if state is None:
+            state = (None,) * self.num_layers
+        if not isinstance(state, (tuple, list)) or len(state) != self.num_layers:
+            got = (
+                f"a {type(state).__name__} of {len(state)}"
+                if isinstance(state, (tuple, list))
+                else type(state).__name__
+            )
+            raise ValueError(
+                f"{name}: expected a tuple of {self.num_layers} states (one per layer), got {got}"
+            )
+        with named_errors(name):
+            for rnn, s in zip(self.rnns, state):
+                rnn.set_state(None if s is None else tuple(s) if isinstance(s, list) else s)
 
     def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None):
         """Scores ``(T, N, V)`` of the next token: logits, or with ``nce_k > 0`` the full
@@ -129,10 +149,12 @@ class LanguageModel(nn.Module):
             raise ValueError(
                 f"{name}: targets are only taken by a model with an NCE output layer (nce_k > 0)"
             )
+        _expect_token_ids(name, tokens, self.vocab_size, "tokens")
         h = self.drop(self.embedding(tokens))  # (T, N, wordvec_size)
-        for rnn in self.rnns:
-            h = self.drop(rnn(h))  # (T, N, H)
-        return self.decoder(h) if targets is None else self.decoder(h, targets)
+        with named_errors(name):
+            for rnn in self.rnns:
+                h = self.drop(rnn(h))  # (T, N, H)
+            return self.decoder(h) if targets is None else self.decoder(h, targets)
 
     @torch.no_grad()
     def sample(
@@ -153,7 +175,9 @@ class LanguageModel(nn.Module):
         vocabulary is known, else the list of sampled ids. The model's training mode and
         carried state are restored afterwards.
         """
-        expect_positive_int(type(self).__name__, n, "n")
+        name = f"{type(self).__name__}.sample"
+        expect_positive_int(name, n, "n")
+        temperature = expect_float(name, temperature, "temperature", 0.0)
         vocab = vocab if vocab is not None else getattr(self, "vocab", None)
         device = self.decoder.weight.device
         if start_text:  # encode first: a bad prefix must leave the model as it was
@@ -168,7 +192,8 @@ class LanguageModel(nn.Module):
             prefix = torch.as_tensor(ids, dtype=torch.long, device=device)
         else:
             prefix = torch.randint(self.vocab_size, (1,), generator=generator).to(device)
-        was_training, saved = self.training, self.carried_state()
+        # Restored detached: a state given back with set_state would otherwise keep its graph.
+        was_training, saved = self.training, _nest.detach(self.get_state())
         self.eval()
         self.forget()
         try:
@@ -184,6 +209,14 @@ class LanguageModel(nn.Module):
                 logits = self(torch.tensor([[token]], device=device))[-1, 0]
         finally:
             self.train(was_training)
-            self.set_carried_state(saved)
+            self.set_state(saved)
         ids = prefix.tolist() + sampled if start_text else sampled
         return vocab.decode(ids) if vocab is not None else sampled
+
+
+def _expect_token_ids(module: str, ids: torch.Tensor, vocab_size: int, what: str) -> None:
+    if ids.numel() and not bool(((ids >= 0) & (ids < vocab_size)).all()):
+        raise ValueError(
+            f"{module}: expected {what} in [0, {vocab_size - 1}] (the vocabulary), got values "
+            f"in [{int(ids.min())}, {int(ids.max())}]"
+        )

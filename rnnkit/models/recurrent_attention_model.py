@@ -11,7 +11,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import describe_shape, expect_floating, expect_positive_int, expect_tensor
+from .._checks import (
+    describe_shape,
+    expect_float,
+    expect_floating,
+    expect_like,
+    expect_positive_int,
+    expect_tensor,
+    named_errors,
+)
 from ..layers.spatial_glimpse import SpatialGlimpse
 from ..recurrent.lstm import LSTM
 from ..recurrent.recurrent import Recurrent
@@ -110,8 +118,15 @@ class RecurrentAttentionModel(nn.Module):
                     hidden_size=hidden_size, n_glimpses=n_glimpses, n_classes=n_classes)  # fmt: skip
         for key, value in ints.items():
             expect_positive_int(name, value, key)
-        if not unit_pixels > 0:
-            raise ValueError(f"{name}: expected unit_pixels > 0, got {unit_pixels!r}")
+        unit_pixels = expect_float(name, unit_pixels, "unit_pixels", 0.0, low_open=True)
+        with named_errors(name):  # the glimpse and policy modules check their own arguments
+            self._build(image_size, channels, glimpse_size, glimpse_depth, glimpse_scale,
+                        glimpse_hidden, locator_hidden, image_hidden, hidden_size, n_glimpses,
+                        location_std, unit_pixels, n_classes, lstm)  # fmt: skip
+
+    def _build(self, image_size, channels, glimpse_size, glimpse_depth, glimpse_scale,
+               glimpse_hidden, locator_hidden, image_hidden, hidden_size, n_glimpses,
+               location_std, unit_pixels, n_classes, lstm) -> None:  # fmt: skip
         self.image_size, self.channels = image_size, channels
         H = hidden_size
         self.glimpse_network = GlimpseNetwork(
@@ -137,6 +152,7 @@ class RecurrentAttentionModel(nn.Module):
         name = type(self).__name__
         expect_tensor(name, images, "images")
         expect_floating(name, images, "images")
+        expect_like(name, images, self.baseline_bias, "images")
         expected = (self.channels, self.image_size, self.image_size)
         if images.dim() != 4 or tuple(images.shape[1:]) != expected or images.size(0) == 0:
             raise ValueError(
@@ -144,7 +160,8 @@ class RecurrentAttentionModel(nn.Module):
                 f"with N >= 1, got {describe_shape(tuple(images.shape))}"
             )
         self.glimpse_network.clear()
-        hidden = self.attention(images)  # n_glimpses × (N, H)
+        with named_errors(name):
+            hidden = self.attention(images)  # n_glimpses × (N, H)
         log_probs = torch.log_softmax(self.classifier(hidden[-1]), dim=1)  # (N, n_classes)
         baseline = (1 + self.baseline_bias).expand(images.size(0))  # (N,)
         return log_probs, baseline

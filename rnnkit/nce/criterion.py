@@ -60,4 +60,6 @@ class NCECriterion(nn.Module):
         log_k = math.log(model_noise.size(-1))
         data = F.logsigmoid(model_target - log_k - noise_target)  # (*,)
         noise = F.logsigmoid(noise_noise + log_k - model_noise).sum(-1)  # (*,)
+        if data.numel() == 0:  # an empty batch: no loss (mean() would be NaN), zero gradients
+            return data.sum() + noise.sum()  # exactly 0, on the graph
         return -(data + noise).mean()

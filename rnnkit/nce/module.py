@@ -18,6 +18,7 @@ from torch import nn
 
 from .._checks import (
     describe_shape,
+    expect_float,
     expect_integer,
     expect_like,
     expect_positive_int,
@@ -99,19 +100,20 @@ class NCEModule(nn.Linear):
         alpha: float = 0.75,
     ) -> None:
         name = type(self).__name__
-        expect_positive_int(name, input_size, "input_size")
-        expect_positive_int(name, output_size, "output_size")
-        expect_positive_int(name, k, "k")
-        if z is not None and not (isinstance(z, (int, float)) and math.isfinite(z) and z > 0):
-            raise ValueError(f"{name}: expected z to be None or a number > 0, got {z!r}")
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0:
-            raise ValueError(f"{name}: expected alpha to be a number >= 0, got {alpha!r}")
-        q = _noise_distribution(name, unigrams, output_size, float(alpha))
+        input_size = expect_positive_int(name, input_size, "input_size")
+        output_size = expect_positive_int(name, output_size, "output_size")
+        k = expect_positive_int(name, k, "k")
+        if z is not None:
+            z = expect_float(name, z, "z (or None)", 0.0, low_open=True)
+        alpha = expect_float(name, alpha, "alpha", 0.0)
+        q = _noise_distribution(name, unigrams, output_size, alpha)
         super().__init__(input_size, output_size)
-        self.k, self.alpha = k, float(alpha)
+        self.k, self.alpha = k, alpha
         self.batch_noise = True
-        self.register_buffer("log_noise_probs", q.log().float())  # (V,) -inf for unused words
-        self.register_buffer("z", torch.tensor(float(z) if z is not None else 0.0))
+        # In the parameters' dtype (float64 under a float64 default), moved with them.
+        dtype = self.weight.dtype
+        self.register_buffer("log_noise_probs", q.log().to(dtype))  # (V,) -inf for unused words
+        self.register_buffer("z", torch.tensor(z if z is not None else 0.0, dtype=dtype))
         self.noise_index: torch.Tensor | None = None
 
     def set_unigrams(self, unigrams) -> None:
@@ -182,7 +184,8 @@ class NCEModule(nn.Linear):
             with torch.no_grad():  # once: V · E_q-samples[exp(score)], then fixed
                 estimate = noise_scores.detach().double().exp().mean() * self.out_features
                 self.z.fill_(float(estimate))
-        log_z = math.log(self.z.item())
+        # An empty batch before Z is estimated has no scores to shift.
+        log_z = math.log(self.z.item()) if self.z.item() > 0 else 0.0
         return NCEOutput(
             target_scores - log_z,
             noise_scores - log_z,

@@ -29,17 +29,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _nest
-from .._checks import expect_positive_int
+from .._checks import expect_positive_int, named_errors
+from .._state import CarriedState, CarriesState, StateSpec, check_state, parameter_like
 from ..masking.zero_mask import check_n_input_dim, masked_call, zero_masked, zero_rows
 
 
 class _Clock:
-    """Counts the steps forwarded since the last ``forget()``; read by the gates at backward."""
+    """Counts the steps forwarded since the last ``forget()``; read by the gates at backward.
 
-    __slots__ = ("count",)
+    ``backward_seen`` is set when a backward pass has gone through this sequence's gates: the
+    graph of the steps so far may then be freed, so the next step starts a new graph (a module
+    stepped by hand and trained chunk by chunk, as in the original's tests).
+    """
+
+    __slots__ = ("count", "backward_seen")
 
     def __init__(self) -> None:
         self.count = 0
+        self.backward_seen = False
 
 
 class _TruncationGate(torch.autograd.Function):
@@ -52,18 +59,42 @@ class _TruncationGate(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, *grads):
+        ctx.clock.backward_seen = True
         if ctx.step > ctx.clock.count - ctx.rho:
             return (None, None, None, *grads)
         return (None, None, None) + (None,) * len(grads)
 
 
-class AbstractRecurrent(nn.Module):
+class _Steps:
+    """Where a step module is in its current sequence (a plain object: cheap to update per step).
+
+    ``cache`` holds per-sequence values (variational dropout masks, precomputed input
+    projections); it is emptied at every call boundary and is never copied or pickled.
+    """
+
+    __slots__ = ("step", "clock", "window_end", "cache")
+
+    def __init__(self) -> None:
+        self.step = 1
+        self.clock = _Clock()
+        self.window_end: int | None = None
+        self.cache: dict = {}
+
+    def __getstate__(self):
+        return {"step": self.step, "count": self.clock.count}
+
+    def __setstate__(self, state) -> None:
+        self.__init__()
+        self.step, self.clock.count = state["step"], state["count"]
+
+
+class AbstractRecurrent(CarriesState):
     """Base class of step modules: successive calls are successive time steps.
 
-    Subclasses implement :meth:`initial_state` and :meth:`recurrent_step`; this class
-    owns everything else: the ``step`` counter, the carried state, ``forget()``,
-    ``get_state``/``set_state``, ``rho`` truncation, constant memory in evaluation,
-    and moving the state with ``.to()``.
+    Subclasses implement :meth:`initial_state` and :meth:`recurrent_step`, and describe their
+    state with :meth:`state_spec`; this class owns everything else: the ``step`` counter, the
+    carried state, ``forget()``, ``get_state``/``set_state`` (checked), ``rho`` truncation,
+    constant memory in evaluation, and moving the state with ``.to()``.
 
     Args:
         rho: maximum number of steps that gradients flow back through.
@@ -73,14 +104,16 @@ class AbstractRecurrent(nn.Module):
         ``forget()``, meaning zeros).
     """
 
+    is_step_module = True
+
     def __init__(self, rho: int = 9999) -> None:
         super().__init__()
         self.rho = expect_positive_int(type(self).__name__, rho, "rho")
-        self._user_state_pending = False
         self.mask_n_input_dim: int | None = None
         self.trim = False
         self._masked_nested: list[AbstractRecurrent] = []
-        self._reset()
+        self._carry = CarriedState()
+        self._steps = _Steps()
 
     # ------------------------------------------------------------------ subclass API
     def initial_state(self, x: Any) -> Any:
@@ -93,6 +126,20 @@ class AbstractRecurrent(nn.Module):
 
     def check_input(self, x: Any) -> None:
         """Raise ``ValueError``/``TypeError`` if ``x`` is not a valid step input."""
+
+    def state_spec(self) -> StateSpec:
+        """The form of the state (checked by ``set_state``); ``None``: any tensors."""
+        return None
+
+    @property
+    def step(self) -> int:
+        """The number of the next step (1 right after ``forget()``)."""
+        return self._steps.step
+
+    @property
+    def sequence_cache(self) -> dict:
+        """Per-sequence values (e.g. dropout masks), emptied at every forget and call boundary."""
+        return self._steps.cache
 
     # ------------------------------------------------------------------ input projections
     def input_projection_params(self) -> tuple[torch.Tensor, torch.Tensor | None] | None:
@@ -116,11 +163,11 @@ class AbstractRecurrent(nn.Module):
         ):  # fmt: skip
             return  # the steps' own checks will report what is wrong
         projections = F.linear(x, weight, bias).unbind(0)  # T x (N, G)
-        self._sequence_cache["inputs"] = {id(s): (s, p) for s, p in zip(steps, projections)}
+        self.sequence_cache["inputs"] = {id(s): (s, p) for s, p in zip(steps, projections)}
 
     def projected_input(self, x: Any) -> torch.Tensor | None:
         """The precomputed projection of the step input ``x``, if ``prepare_inputs`` made one."""
-        entry = self._sequence_cache.get("inputs", {}).get(id(x))
+        entry = self.sequence_cache.get("inputs", {}).get(id(x))
         return entry[1] if entry is not None and entry[0] is x else None
 
     def _trimmed_step(self, x: Any, mask: torch.Tensor):
@@ -131,7 +178,7 @@ class AbstractRecurrent(nn.Module):
         keep = (~mask).nonzero().squeeze(1)  # the rows masked_call keeps
 
         def step(x_kept, state_kept):
-            cache = self._sequence_cache["inputs"]
+            cache = self.sequence_cache["inputs"]
             cache[id(x_kept)] = (x_kept, projected.index_select(0, keep))
             try:
                 return self.recurrent_step(x_kept, state_kept)
@@ -156,7 +203,7 @@ class AbstractRecurrent(nn.Module):
         return self._set_masking(n_input_dim, trim=True)
 
     def _set_masking(self, n_input_dim: int, trim: bool) -> AbstractRecurrent:
-        check_n_input_dim(type(self).__name__, n_input_dim)
+        n_input_dim = check_n_input_dim(type(self).__name__, n_input_dim)
         nested = list(recurrent_modules(self))[1:]
         for m in [self, *nested]:
             m._check_maskable(trim and not nested)
@@ -171,54 +218,47 @@ class AbstractRecurrent(nn.Module):
         """Raise if this module cannot reset a row's state to its initial state."""
 
     # ------------------------------------------------------------------ state
-    def _reset(self, keep_user_state: bool = False) -> None:
-        user_state = self._state if keep_user_state and self._user_state_pending else None
-        self.step = 1
-        self._state = user_state
-        self._user_state_pending = user_state is not None
-        self._clock = _Clock()
-        self._window_end: int | None = None
-        # Per-sequence randomness (variational dropout masks) lives here.
-        self._sequence_cache: dict = {}
-
     def forget(self) -> None:
         """Reset the state to zeros and ``step`` to 1, here and in nested step modules."""
         for m in recurrent_modules(self):
-            m._reset()
+            m._carry.clear()
+            m._steps = _Steps()
+
+    def start_call(self, remember: bool) -> None:
+        """The start of a sequence decorator's call, here and in nested step modules.
+
+        Remembering, the carried state is detached (truncated BPTT between calls); otherwise
+        the module forgets. A state given with ``set_state`` since the last step is kept
+        either way, so a decoder can be started from an encoder's state.
+        """
+        for m in recurrent_modules(self):
+            if remember:
+                m._carry.detach()
+                m._steps.cache.clear()
+            else:
+                m._carry.clear(keep_given=True)
+                m._steps = _Steps()
 
     def get_state(self) -> Any:
-        return self._state
+        """The state the next step starts from (``None`` right after ``forget()``: zeros)."""
+        return self._carry.value
 
     def set_state(self, state: Any) -> None:
-        """Replace the state the next step starts from.
+        """Replace the state the next step starts from (``None``: zeros).
 
         The state stays differentiable (gradients reach whatever produced it, e.g. an
         encoder), and it survives the automatic reset a ``Sequencer`` does at the start
         of its next call, so ``decoder.set_state(encoder.get_state())`` then
-        ``Sequencer(decoder)(y)`` starts the decoder from the encoder's state.
+        ``Sequencer(decoder)(y)`` starts the decoder from the encoder's state. It must have
+        the form of :meth:`state_spec`, the dtype and device of the module's parameters.
         """
-        self._state = state
-        self._user_state_pending = state is not None
-
-    def detach_state(self) -> None:
-        """Cut the graph behind the carried state (truncated BPTT between calls)."""
-        for m in recurrent_modules(self):
-            if not m._user_state_pending:
-                m._state = _nest.detach(m._state)
-            m._sequence_cache.clear()
-
-    def __getstate__(self):
-        # Copies and pickles take the state without its graph (deepcopy refuses non-leaf
-        # tensors), e.g. to keep the best model during training.
-        state = super().__getstate__()
-        state["_state"] = _nest.detach(state["_state"])
-        state["_sequence_cache"] = {}
-        return state
+        if state is not None:
+            check_state(type(self).__name__, state, self.state_spec(), parameter_like(self))
+        self._carry.set(state, given=True)
 
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
-        self._state = _nest.map_tensors(fn, self._state)
-        self._sequence_cache.clear()
+        self._steps.cache.clear()  # dropout masks and projections of the old dtype/device
         return self
 
     # ------------------------------------------------------------------ stepping
@@ -237,15 +277,22 @@ class AbstractRecurrent(nn.Module):
             )
 
     def _in_grad_window(self) -> bool:
-        return self._window_end is None or self.step > self._window_end - self.rho
+        steps = self._steps
+        return steps.window_end is None or steps.step > steps.window_end - self.rho
 
     def forward(self, x: Any) -> Any:
         self.check_input(x)
-        state = self._state
+        carry, steps = self._carry, self._steps
+        state = carry.value
         if state is None:
             state = self.initial_state(x)
         else:
             self._check_carried_batch(x, state)
+            if steps.clock.backward_seen and not carry.given:
+                # An earlier backward went through this graph (chunked training by hand):
+                # start a new graph here rather than reach into the freed one.
+                state = _nest.detach(state)
+                steps.clock.backward_seen = False
 
         mask = None
         if self.mask_n_input_dim is not None:
@@ -257,15 +304,14 @@ class AbstractRecurrent(nn.Module):
                 step = self._trimmed_step(x, mask) if self.trim else self.recurrent_step
                 output, new_state = masked_call(step, (x, state), mask, self.trim)
                 for m in self._masked_nested:
-                    m._state = zero_masked(m._state, mask)
+                    m._carry.value = zero_masked(m._carry.value, mask)
 
         keep_graph = self.training and torch.is_grad_enabled()
-        if keep_graph and self._window_end is None:
+        if keep_graph and steps.window_end is None:
             output, new_state = self._gate(output, new_state)
-        self._state = new_state if keep_graph else _nest.detach(new_state)
-        self._user_state_pending = False
-        self.step += 1
-        self._clock.count += 1
+        carry.set(new_state if keep_graph else _nest.detach(new_state))
+        steps.step += 1
+        steps.clock.count += 1
         return output
 
     def _gate(self, output: Any, new_state: Any) -> tuple[Any, Any]:
@@ -273,8 +319,9 @@ class AbstractRecurrent(nn.Module):
         grad_idx = [i for i, t in enumerate(tensors) if t.requires_grad]
         if not grad_idx:
             return output, new_state
+        steps = self._steps
         gated = _TruncationGate.apply(
-            self._clock, self.step, self.rho, *(tensors[i] for i in grad_idx)
+            steps.clock, steps.step, self.rho, *(tensors[i] for i in grad_idx)
         )
         for i, t in zip(grad_idx, gated):
             tensors[i] = t
@@ -309,6 +356,43 @@ def outer_recurrent_modules(module: nn.Module) -> list[AbstractRecurrent]:
     return found
 
 
+def nested_state(modules: list[AbstractRecurrent]) -> Any:
+    """The state of one step module, a tuple of the states of several, ``None`` if none."""
+    if not modules:
+        return None
+    states = [m.get_state() for m in modules]
+    return states[0] if len(states) == 1 else tuple(states)
+
+
+def set_nested_state(owner: str, modules: list[AbstractRecurrent], state: Any) -> None:
+    """Give ``modules`` the state :func:`nested_state` returned; errors name ``owner``."""
+    if not modules:
+        if state is not None:
+            raise ValueError(
+                f"{owner}: expected no state (it drives no step module), got {type(state).__name__}"
+            )
+        return
+    if len(modules) == 1:
+        with named_errors(owner):
+            modules[0].set_state(state)
+        return
+    if state is None:
+        state = (None,) * len(modules)
+    if not isinstance(state, (tuple, list)) or len(state) != len(modules):
+        names = ", ".join(type(m).__name__ for m in modules)
+        got = (
+            f"a {type(state).__name__} of {len(state)}"
+            if isinstance(state, (tuple, list))
+            else type(state).__name__
+        )
+        raise ValueError(
+            f"{owner}: expected a tuple of {len(modules)} states (one per step module: {names}), got {got}"
+        )
+    with named_errors(owner):
+        for m, s in zip(modules, state):
+            m.set_state(s)
+
+
 @contextlib.contextmanager
 def sequence_window(module: nn.Module, n_steps: int):
     """Tell every step module in ``module`` that the next ``n_steps`` calls are one sequence.
@@ -319,10 +403,10 @@ def sequence_window(module: nn.Module, n_steps: int):
     """
     modules = list(recurrent_modules(module))
     for m in modules:
-        m._window_end = m.step - 1 + n_steps
+        m._steps.window_end = m.step - 1 + n_steps
     try:
         yield
     finally:
         for m in modules:
-            m._window_end = None
-            m._sequence_cache.pop("inputs", None)
+            m._steps.window_end = None
+            m._steps.cache.pop("inputs", None)

@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import expect_features, expect_positive_int
+from .._checks import expect_features, expect_float, expect_positive_int
+from .._params import new_parameter, uniform_init, zeros_state
+from .._state import TensorSpec
 from ..cells.lstm import lstm_pointwise, lstm_step
-from ._params import new_parameter, uniform_init, zeros_state
 from .abstract import AbstractRecurrent
 
 
@@ -64,6 +65,10 @@ class FastLSTM(AbstractRecurrent):
         self.input_size = expect_positive_int(name, input_size, "input_size")
         self.output_size = expect_positive_int(name, output_size, "output_size")
         self.batchnorm = bool(batchnorm)
+        if self.batchnorm:
+            eps = expect_float(name, eps, "eps", 0.0, low_open=True)
+            if momentum is not None:  # None: BatchNorm1d's cumulative moving average
+                momentum = expect_float(name, momentum, "momentum", 0.0, 1.0)
         H, D = output_size, input_size
         kw = dict(device=device, dtype=dtype)
         self.weight_ih = new_parameter(4 * H, D, **kw)
@@ -102,6 +107,9 @@ class FastLSTM(AbstractRecurrent):
 
     def check_input(self, x) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
+
+    def state_spec(self):
+        return TensorSpec("h", (self.output_size,)), TensorSpec("c", (self.output_size,))
 
     def initial_state(self, x):
         zeros = zeros_state(x, self.output_size, self.weight_ih)

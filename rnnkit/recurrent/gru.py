@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import expect_features, expect_positive_int
+from .._checks import expect_features, expect_float, expect_positive_int
+from .._params import new_parameter, uniform_init, zeros_state
+from .._state import TensorSpec
 from ..cells.gru import gru_step
-from ._params import new_parameter, uniform_init, zeros_state
 from .abstract import AbstractRecurrent
 
 
@@ -62,9 +63,7 @@ class GRU(AbstractRecurrent):
         name = type(self).__name__
         self.input_size = expect_positive_int(name, input_size, "input_size")
         self.output_size = expect_positive_int(name, output_size, "output_size")
-        if not 0.0 <= float(p) < 1.0:
-            raise ValueError(f"{name}: expected dropout p in [0, 1), got {p!r}")
-        self.p = float(p)
+        self.p = expect_float(name, p, "dropout p", 0.0, 1.0, high_open=True)
         self.mono = bool(mono)
         self.reset_after = bool(reset_after)
         H, D = output_size, input_size
@@ -85,6 +84,9 @@ class GRU(AbstractRecurrent):
     def check_input(self, x) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
 
+    def state_spec(self):
+        return TensorSpec("h", (self.output_size,))
+
     def initial_state(self, x):
         return zeros_state(x, self.output_size, self.weight_ih)
 
@@ -92,14 +94,14 @@ class GRU(AbstractRecurrent):
         if not (self.training and self.p > 0):
             return None, None
         rows = 1 if self.mono else x.size(0)
-        masks = self._sequence_cache.get("dropout")
+        masks = self.sequence_cache.get("dropout")
         if masks is None or masks[0].size(1) != rows:
             keep = 1.0 - self.p
             masks = tuple(
                 torch.empty(3, rows, size, dtype=x.dtype, device=x.device).bernoulli_(keep) / keep
                 for size in (self.input_size, self.output_size)
             )
-            self._sequence_cache["dropout"] = masks
+            self.sequence_cache["dropout"] = masks
         return masks
 
     def _check_maskable(self, trim: bool) -> None:

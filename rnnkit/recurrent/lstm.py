@@ -10,8 +10,9 @@ from __future__ import annotations
 import torch  # noqa: F401  (used in the docstring example)
 
 from .._checks import expect_features, expect_positive_int
+from .._params import new_parameter, uniform_init, zeros_state
+from .._state import TensorSpec
 from ..cells.lstm import peephole_lstm_step
-from ._params import new_parameter, uniform_init, zeros_state
 from .abstract import AbstractRecurrent
 
 
@@ -59,6 +60,9 @@ class LSTM(AbstractRecurrent):
 
     def check_input(self, x) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
+
+    def state_spec(self):
+        return TensorSpec("h", (self.output_size,)), TensorSpec("c", (self.output_size,))
 
     def initial_state(self, x):
         zeros = zeros_state(x, self.output_size, self.weight_ih)

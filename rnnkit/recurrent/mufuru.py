@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch  # noqa: F401  (used in the docstring example)
 
 from .._checks import expect_features, expect_positive_int
+from .._params import new_parameter, uniform_init, zeros_state
+from .._state import TensorSpec
 from ..cells.mufuru import MUFURU_OPS, mufuru_step
-from ._params import new_parameter, uniform_init, zeros_state
 from .abstract import AbstractRecurrent
 
 
@@ -73,6 +74,9 @@ class MuFuRu(AbstractRecurrent):
 
     def check_input(self, x) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_xr)
+
+    def state_spec(self):
+        return TensorSpec("s", (self.output_size,))
 
     def initial_state(self, x):
         return zeros_state(x, self.output_size, self.weight_xr)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from .._checks import expect_floating, expect_tensor
+from .._checks import expect_float, expect_floating, expect_tensor
+from .._state import TensorSpec
 from .abstract import AbstractRecurrent
 
 
@@ -64,7 +65,7 @@ class NormStabilizer(AbstractRecurrent):
 
     def __init__(self, beta: float = 1.0, rho: int = 99999) -> None:
         super().__init__(rho)
-        self.beta = float(beta)
+        self.beta = expect_float(type(self).__name__, beta, "beta", 0.0)
 
     def check_input(self, x) -> None:
         name = type(self).__name__
@@ -72,6 +73,9 @@ class NormStabilizer(AbstractRecurrent):
         if x.dim() != 2:
             raise ValueError(f"{name}: expected input of shape (N, H), got {tuple(x.shape)}")
         expect_floating(name, x)
+
+    def state_spec(self):
+        return TensorSpec("h", (None,))  # the previous step's input, of any width
 
     def recurrent_step(self, h, h_prev):
         if h_prev is None or not (torch.is_grad_enabled() and self.training):

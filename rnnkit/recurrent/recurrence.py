@@ -9,6 +9,7 @@ from torch import nn
 
 from .. import _nest
 from .._checks import expect_positive_int
+from .._state import TensorSpec
 from .abstract import AbstractRecurrent
 
 
@@ -92,6 +93,14 @@ class Recurrence(AbstractRecurrent):
 
     def check_input(self, x) -> None:
         self._batch_size(x)
+
+    def state_spec(self):
+        def spec(size, name):
+            if isinstance(size, torch.Size):
+                return TensorSpec(name, tuple(size), batched=False)
+            return tuple(spec(s, f"{name}[{i}]") for i, s in enumerate(size))
+
+        return spec(self.output_size, "y")
 
     def initial_state(self, x):
         t = _nest.first_tensor(x)

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from .._checks import expect_positive_int
-from ..layers.table import CAddTable
+from .._state import TensorSpec
+from ..tables import CAddTable
 from .abstract import AbstractRecurrent
 
 
@@ -91,6 +92,12 @@ class Recurrent(AbstractRecurrent):
             "Recurrent: mask_zero/trim_zero are not supported, because its first step uses "
             "the start module; build the same RNN with Recurrence to mask it"
         )
+
+    def state_spec(self):
+        # With a learned start bias the state has its shape; a start module can give any.
+        if isinstance(self.start, Bias):
+            return TensorSpec("h", tuple(self.start.bias.shape))
+        return None
 
     def recurrent_step(self, x, h_prev):
         if h_prev is None:

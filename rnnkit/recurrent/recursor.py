@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from .abstract import AbstractRecurrent, outer_recurrent_modules
+from .abstract import AbstractRecurrent, nested_state, outer_recurrent_modules, set_nested_state
 
 
 class Recursor(AbstractRecurrent):
@@ -50,20 +50,7 @@ class Recursor(AbstractRecurrent):
         return outer_recurrent_modules(self.module)
 
     def get_state(self) -> Any:
-        states = [m.get_state() for m in self._nested()]
-        if not states:
-            return None
-        return states[0] if len(states) == 1 else tuple(states)
+        return nested_state(self._nested())
 
     def set_state(self, state: Any) -> None:
-        nested = self._nested()
-        if len(nested) == 1:
-            nested[0].set_state(state)
-            return
-        if not isinstance(state, (tuple, list)) or len(state) != len(nested):
-            raise ValueError(
-                f"Recursor: expected a tuple of {len(nested)} states (one per nested step "
-                f"module), got {type(state).__name__}"
-            )
-        for m, s in zip(nested, state):
-            m.set_state(s)
+        set_nested_state(type(self).__name__, self._nested(), state)

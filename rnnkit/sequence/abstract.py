@@ -1,28 +1,40 @@
-"""AbstractSequencer: remember modes and forgetting, shared by the sequence decorators.
+"""AbstractSequencer: remember modes and forgetting, shared by the sequence modules.
 
 The original's ``nn.AbstractSequencer``: a sequence module either starts every call from
 zero state (``'neither'``, the default) or carries the state of the previous call over
 (detached: truncated BPTT), in training, evaluation or both.
+
+The state itself lives in one kind of holder (``rnnkit._state.CarriedState``): in the step
+modules a ``Sequencer`` drives, or in the whole-sequence module itself (the fused layers).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import nn
 
-from ..recurrent.abstract import recurrent_modules
+from .._state import CarriedState, CarriesState, check_state, parameter_like
+from ..recurrent.abstract import nested_state, outer_recurrent_modules, set_nested_state
 
 REMEMBER_MODES = ("neither", "both", "train", "eval")
 
 
-class AbstractSequencer(nn.Module):
-    """Base class of the modules that take whole sequences and may carry state between calls."""
+class AbstractSequencer(CarriesState):
+    """Base class of the modules that take whole sequences and may carry state between calls.
+
+    ``get_state()`` is the state the next call starts from — the state of the step modules
+    inside (one, or a tuple of several), or the module's own for a whole-sequence layer;
+    ``set_state(state)`` replaces it, checked, and the next call starts from it whatever the
+    remember mode (an encoder's final state starting a decoder).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.remember_mode = "neither"
-        # State a whole-sequence module carries into its next call (step modules inside
-        # keep their own); detached, since BPTT is truncated between calls.
-        self._carried = None
+        # The state of a module that runs whole sequences itself (fused layers); step
+        # modules inside keep their own.
+        self._carry = CarriedState()
 
     def remember(self, mode: str = "both") -> AbstractSequencer:
         """Carry state over between calls: ``'both'``, ``'train'``, ``'eval'`` or ``'neither'``."""
@@ -40,34 +52,44 @@ class AbstractSequencer(nn.Module):
         return self.remember_mode in ("both", wanted)
 
     def forget(self) -> None:
-        """Reset the state of every step module inside to zeros."""
-        for m in recurrent_modules(self):
-            m._reset()
+        """Reset every state inside to zeros."""
         for m in self.modules():
             if isinstance(m, AbstractSequencer):
-                m._carried = None
-
-    def carried_state(self):
-        """The state a whole-sequence module will start its next call from (``None``: zeros)."""
-        return None if self._carried is None else [t.clone() for t in self._carried]
-
-    def set_carried_state(self, state) -> None:
-        """Restore what :meth:`carried_state` returned (e.g. when resuming from a checkpoint)."""
-        self._carried = None if state is None else [t.detach().clone() for t in state]
+                m._carry.clear()
+        for m in outer_recurrent_modules(self):
+            m.forget()
 
     def begin_call(self) -> None:
-        """Called at the start of each forward: forget, or detach the carried state.
+        """Called at the start of each forward: detach the carried state, or forget it.
 
-        A state given with ``set_state`` since the last step is kept either way, so a
-        decoder can be started from an encoder's state.
+        A state given with ``set_state`` since the last call is kept either way.
         """
-        if self.remembers():
-            for m in recurrent_modules(self):
-                m.detach_state()
+        remember = self.remembers()
+        if remember:
+            self._carry.detach()
         else:
-            for m in recurrent_modules(self):
-                m._reset(keep_user_state=True)
-            self._carried = None
+            self._carry.clear(keep_given=True)
+        for m in outer_recurrent_modules(self):
+            m.start_call(remember)
+
+    # ------------------------------------------------------------------ state
+    def state_spec(self):
+        """The form of this module's own state (whole-sequence layers); ``None``: any tensors."""
+        return None
+
+    def get_state(self) -> Any:
+        nested = outer_recurrent_modules(self)
+        return nested_state(nested) if nested else self._carry.value
+
+    def set_state(self, state: Any) -> None:
+        nested = outer_recurrent_modules(self)
+        name = type(self).__name__
+        if nested:
+            set_nested_state(name, nested, state)
+            return
+        if state is not None:
+            check_state(name, state, self.state_spec(), parameter_like(self))
+        self._carry.set(state, given=True)
 
     def train(self, mode: bool = True):
         # As in the original, switching between training and evaluation forgets the state.
@@ -77,3 +99,9 @@ class AbstractSequencer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"remember={self.remember_mode!r}" if self.remember_mode != "neither" else ""
+
+
+def refuse_remember(module: nn.Module, mode: str, why: str) -> None:
+    """For sequence modules whose every call starts from zero state."""
+    if mode != "neither":
+        raise ValueError(f"{type(module).__name__}: remember({mode!r}) is not supported; {why}")

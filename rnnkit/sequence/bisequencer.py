@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .. import _seqio
+from .._checks import expect_merge, named_errors
 from ..layers.reverse_sequence import reverse_time
 from .abstract import AbstractSequencer
 from .sequencer import Sequencer
@@ -79,18 +80,29 @@ class BiSequencer(AbstractSequencer):
         self.fwd = as_sequence_module(fwd, self.batch_first)
         bwd = fresh_copy(fwd) if bwd is None else bwd
         self.bwd = as_sequence_module(bwd, self.batch_first)
-        self.merge = merge
+        self.merge = expect_merge(type(self).__name__, merge)
 
     def remember(self, mode: str = "both") -> BiSequencer:
         super().remember(mode)
         self.fwd.remember(mode)
         return self
 
+    def get_state(self) -> Any:
+        """The forward direction's state (the backward one always starts from zeros)."""
+        return self.fwd.get_state()
+
+    def set_state(self, state: Any) -> None:
+        """Start the forward direction's next call from ``state``."""
+        with named_errors(type(self).__name__):
+            self.fwd.set_state(state)
+
     def forward(self, input: Any) -> Any:
         _, as_tensor = _seqio.split(type(self).__name__, input, self.batch_first)
         self.bwd.forget()
-        fwd_out = self.fwd(input)
-        bwd_out = reverse_time(self.bwd(reverse_time(input, self.batch_first)), self.batch_first)
+        with named_errors(type(self).__name__):
+            fwd_out = self.fwd(input)
+            bwd_out = self.bwd(reverse_time(input, self.batch_first))
+        bwd_out = reverse_time(bwd_out, self.batch_first)
         if as_tensor and self.batch_first and isinstance(fwd_out, torch.Tensor):
             merged = merge_steps(self.merge, fwd_out.transpose(0, 1), bwd_out.transpose(0, 1), True)
             return merged.transpose(0, 1)

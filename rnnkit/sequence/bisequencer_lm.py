@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from .. import _seqio
-from .abstract import AbstractSequencer
+from .._checks import expect_merge, named_errors
+from .abstract import AbstractSequencer, refuse_remember
 from .bisequencer import as_sequence_module, fresh_copy, merge_steps
 
 
@@ -41,17 +42,25 @@ class BiSequencerLM(AbstractSequencer):
         super().__init__()
         self.fwd = as_sequence_module(fwd, False)
         self.bwd = as_sequence_module(fresh_copy(fwd) if bwd is None else bwd, False)
-        self.merge = merge
+        self.merge = expect_merge(type(self).__name__, merge)
 
     def remember(self, mode: str = "both") -> BiSequencerLM:
-        if mode != "neither":
-            # The backward half reads the future, and the forward half only sees x[:-1]: a
-            # state carried into the next call would not be the state before its first step.
-            raise ValueError(
-                f"BiSequencerLM: remember({mode!r}) is not supported; every call starts both "
-                "directions from zero state"
-            )
+        # The backward half reads the future, and the forward half only sees x[:-1]: a
+        # state carried into the next call would not be the state before its first step.
+        refuse_remember(self, mode, "every call starts both directions from zero state")
         return super().remember(mode)
+
+    def get_state(self) -> Any:
+        """``None``: every call starts both directions from zero state."""
+        return None
+
+    def set_state(self, state: Any) -> None:
+        """Refused (unless ``None``): every call starts both directions from zero state."""
+        if state is not None:
+            raise ValueError(
+                "BiSequencerLM: set_state is not supported; every call starts both directions "
+                "from zero state"
+            )
 
     def forward(self, input: Any) -> Any:
         name = type(self).__name__
@@ -60,8 +69,9 @@ class BiSequencerLM(AbstractSequencer):
             raise ValueError(f"{name}: expected a sequence of at least 2 steps, got {len(steps)}")
         self.fwd.forget()
         self.bwd.forget()
-        f = self.fwd(input[:-1])  # f[t] sees x[0..t]; shifted below so that step t+1 gets it
-        b = self.bwd(input[1:].flip(0) if as_tensor else list(reversed(steps[1:])))
+        with named_errors(name):
+            f = self.fwd(input[:-1])  # f[t] sees x[0..t]; shifted below so step t+1 gets it
+            b = self.bwd(input[1:].flip(0) if as_tensor else list(reversed(steps[1:])))
         if as_tensor:
             zeros_f, zeros_b = torch.zeros_like(f[:1]), torch.zeros_like(b[:1])
             f_seq = torch.cat((zeros_f, f))

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from .. import _nest, _seqio
 from .._checks import (
     describe_shape,
     expect_floating,
@@ -22,7 +23,8 @@ from .._checks import (
     expect_shape,
     expect_tensor,
 )
-from ..recurrent._params import new_parameter, uniform_init
+from .._params import new_parameter, uniform_init
+from .._state import TensorSpec, check_state
 from .abstract import AbstractSequencer
 
 
@@ -97,42 +99,32 @@ class FusedRecurrentLayer(AbstractSequencer):
         uniform_init(self, self.hidden_size)
 
     # ------------------------------------------------------------------ state forms
+    def state_spec(self):
+        """``(h, c)`` for the LSTMs (``(r, c)`` with a projection), ``h`` otherwise."""
+        h = TensorSpec("h0", (self._state_sizes()[0],))
+        return (h, TensorSpec("c0", (self._state_sizes()[1],))) if self._is_lstm else h
+
     def _to_user(self, hx: list[torch.Tensor]) -> Any:
         states = [h.squeeze(0) for h in hx]
         return tuple(states) if self._is_lstm else states[0]
 
-    def _from_user(self, state: Any, n: int, ref: torch.Tensor) -> list[torch.Tensor]:
-        name = type(self).__name__
-        sizes = self._state_sizes()
-        what = "state (h0, c0)" if self._is_lstm else "state h0"
-        states = state if self._is_lstm else (state,)
-        if self._is_lstm and not (isinstance(state, (tuple, list)) and len(state) == 2):
-            raise ValueError(
-                f"{name}: expected {what} as a tuple of two tensors, got {type(state).__name__}"
-            )
-        out = []
-        for s, size, part in zip(states, sizes, ("h0", "c0")):
-            expect_tensor(name, s, part)
-            expect_shape(name, s, (n, size), part)
-            if s.dtype != ref.dtype or s.device != ref.device:
-                raise TypeError(
-                    f"{name}: expected {part} with dtype {ref.dtype} on {ref.device}, got "
-                    f"{s.dtype} on {s.device}"
-                )
-            out.append(s.unsqueeze(0))
-        return out
+    def _to_kernel(self, state: Any) -> list[torch.Tensor]:
+        return [s.unsqueeze(0) for s in (state if self._is_lstm else (state,))]
 
     def _initial(self, state: Any, n: int, x: torch.Tensor) -> list[torch.Tensor]:
+        name = type(self).__name__
         if state is not None:
-            return self._from_user(state, n, x)
-        if self._carried is not None:
-            if self._carried[0].size(1) != n:
+            check_state(name, state, self.state_spec(), self.weight_ih, batch=n)
+            return self._to_kernel(state)
+        carried = self._carry.value
+        if carried is not None:
+            m = self._carry.batch_size()
+            if m != n:
                 raise ValueError(
-                    f"{type(self).__name__}: the remembered state has batch size "
-                    f"{self._carried[0].size(1)} but the input has batch size {n}; call "
-                    "forget() before changing the batch size"
+                    f"{name}: the carried state has batch size {m} but the input has batch "
+                    f"size {n}; call forget() before changing the batch size"
                 )
-            return self._carried
+            return self._to_kernel(carried)
         return [x.new_zeros(1, n, size) for size in self._state_sizes()]
 
     # ------------------------------------------------------------------ kernel calls
@@ -220,11 +212,12 @@ class FusedRecurrentLayer(AbstractSequencer):
         return output, final
 
     # ------------------------------------------------------------------ forward
-    def forward(self, input: torch.Tensor, state: Any = None, return_state: bool = False):
+    def forward(self, input: Any, state: Any = None, return_state: bool = False):
         """Run the whole sequence.
 
         Args:
-            input: ``(T, N, D)`` (``(N, T, D)`` with ``batch_first``).
+            input: ``(T, N, D)`` (``(N, T, D)`` with ``batch_first``), or a list of ``T`` steps
+                ``(N, D)`` (then the output is a list too).
             state: initial state (see the class); zeros, or the remembered state, if omitted.
             return_state: also return the final state, differentiable.
 
@@ -232,6 +225,19 @@ class FusedRecurrentLayer(AbstractSequencer):
             ``output (T, N, H)`` (``(N, T, H)``), or ``(output, final_state)``.
         """
         name = type(self).__name__
+        if isinstance(input, (list, tuple)):
+            steps, _ = _seqio.split(name, input)
+            time = 1 if self.batch_first else 0
+            for t, x in enumerate(steps):
+                expect_tensor(name, x, f"step {t} of the input")
+                expect_shape(name, x, ("N", self.input_size), f"step {t} of the input")
+            result = self(torch.stack(steps, time), state, return_state)
+            output = result[0] if return_state else result
+            return (
+                (list(output.unbind(time)), result[1])
+                if return_state
+                else list(output.unbind(time))
+            )
         expect_tensor(name, input)
         layout = ("N", "T", self.input_size) if self.batch_first else ("T", "N", self.input_size)
         if input.dim() != 3 or input.size(2) != self.input_size:
@@ -253,13 +259,15 @@ class FusedRecurrentLayer(AbstractSequencer):
         if valid is None or bool(valid.all()):
             output, final = self._run(x, hx)
         else:
-            need_final = return_state or self.remembers()
-            output, final = self._run_masked(x, hx, valid, need_final)
-        if self.remembers():
-            self._carried = [f.detach() for f in final]
+            # The final state is kept even when this call does not remember: a later call that
+            # does continues from it (the original: neither, neither, both).
+            output, final = self._run_masked(x, hx, valid, need_final=True)
+        final = self._to_user(final)
+        keep_graph = self.training and torch.is_grad_enabled()
+        self._carry.set(final if keep_graph else _nest.detach(final))
         if self.batch_first:
             output = output.transpose(0, 1)
-        return (output, self._to_user(final)) if return_state else output
+        return (output, final) if return_state else output
 
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}"]

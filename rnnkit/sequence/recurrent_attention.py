@@ -17,7 +17,7 @@ from .. import _nest
 from .._checks import expect_positive_int
 from ..recurrent.abstract import sequence_window
 from ..reinforce.reinforce import reinforce_modules
-from .abstract import AbstractSequencer
+from .abstract import AbstractSequencer, refuse_remember
 from .sequencer import as_step_module
 
 
@@ -86,12 +86,16 @@ class RecurrentAttention(AbstractSequencer):
         self.hidden_size = _hidden_shape(hidden_size)
 
     def remember(self, mode: str = "both") -> RecurrentAttention:
-        if mode != "neither":
-            raise ValueError(
-                "RecurrentAttention: every forward starts a new episode from zero state, so "
-                f"the only remember mode is 'neither', got {mode!r}"
-            )
+        refuse_remember(self, mode, "every forward starts a new episode from zero state")
         return super().remember(mode)
+
+    def set_state(self, state: Any) -> None:
+        """Refused (unless ``None``): every forward starts a new episode from zero state."""
+        if state is not None:
+            raise ValueError(
+                "RecurrentAttention: set_state is not supported; every forward starts a new "
+                "episode from zero state"
+            )
 
     def forget(self) -> None:
         """Reset ``rnn`` and ``action`` and clear the records of the Reinforce modules inside."""

@@ -11,17 +11,21 @@ from typing import Any
 from torch import nn
 
 from .. import _seqio
-from .._checks import expect_positive_int
-from ..recurrent.abstract import recurrent_modules, sequence_window
+from .._checks import expect_positive_int, named_errors
+from ..recurrent.abstract import sequence_window
+from .abstract import AbstractSequencer, refuse_remember
 from .sequencer import as_step_module
 
 
-class Repeater(nn.Module):
+class Repeater(AbstractSequencer):
     """Forgets, then applies ``module`` to the same input ``n_step`` times.
 
     Args:
         module: a step module, or any module (wrapped in a ``Recursor``).
         n_step: number of steps.
+
+    ``get_state()`` is the state of the step modules inside after the last call;
+    ``set_state(state)`` starts the next call from ``state`` instead of zeros.
 
     Shape:
         input ``(N, *)`` → ``(n_step, N, *)`` tensor (a list if the step outputs are tuples).
@@ -38,14 +42,13 @@ class Repeater(nn.Module):
         self.module = as_step_module(module, type(self).__name__)
         self.n_step = expect_positive_int("Repeater", n_step, "n_step")
 
-    def forget(self) -> None:
-        for m in recurrent_modules(self):
-            m._reset()
+    def remember(self, mode: str = "both") -> Repeater:
+        refuse_remember(self, mode, "every call starts from zero state (or from set_state)")
+        return super().remember(mode)
 
     def forward(self, input: Any) -> Any:
-        for m in recurrent_modules(self):
-            m._reset(keep_user_state=True)
-        with sequence_window(self.module, self.n_step):
+        self.begin_call()
+        with sequence_window(self.module, self.n_step), named_errors(type(self).__name__):
             outputs = [self.module(input) for _ in range(self.n_step)]
         return _seqio.join(outputs, as_tensor=True)
 

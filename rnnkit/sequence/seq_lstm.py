@@ -14,7 +14,7 @@ import warnings
 import torch
 
 from .._checks import expect_positive_int
-from ..recurrent._params import new_parameter
+from .._params import new_parameter
 from ..recurrent.fast_lstm import FastLSTM
 from .fused import FusedRecurrentLayer
 

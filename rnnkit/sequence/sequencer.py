@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .. import _seqio
-from .._checks import expect_integer
+from .._checks import expect_integer, named_errors
 from ..recurrent.abstract import AbstractRecurrent, sequence_window
 from ..recurrent.recursor import Recursor
 from .abstract import AbstractSequencer
@@ -73,7 +73,7 @@ class Sequencer(AbstractSequencer):
         if self._takes_indices and isinstance(steps[0], torch.Tensor):
             expect_integer(f"{name} (its first layer is an nn.Embedding)", steps[0])
         self.begin_call()
-        with sequence_window(self.module, len(steps)):
+        with sequence_window(self.module, len(steps)), named_errors(name):
             # Past rho, a projection kept for every step would outgrow what rho needs.
             if as_tensor and len(steps) <= self.module.rho:
                 self.module.prepare_inputs(

@@ -179,6 +179,20 @@ def _check_config(config: TrainConfig) -> None:
         raise ConfigError(f"unknown model type {config.model_type!r} (expected lstm, gru or rnn)")
 
 
+def _from_legacy_state(states):
+    """Checkpoints before the one state API held per layer a list of ``(1, N, H)`` tensors."""
+
+    def layer(state):
+        if isinstance(state, list) and all(
+            isinstance(t, torch.Tensor) and t.dim() == 3 for t in state
+        ):
+            squeezed = tuple(t.squeeze(0) for t in state)
+            return squeezed if len(squeezed) > 1 else squeezed[0]
+        return state
+
+    return tuple(layer(s) for s in states)
+
+
 def _set_lr(optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
@@ -289,14 +303,15 @@ def _train(config: TrainConfig, echo: Callable[[str], None], procs: Processes) -
         state, history = ckpt["state"], ckpt["history"]
         mine = (lambda per_rank: per_rank[procs.rank]) if procs.distributed else (lambda x: x)
         # the checkpoint holds CPU tensors: the carried state goes where the model is
-        model.set_carried_state(_nest.map_tensors(lambda t: t.to(device), mine(ckpt["carried"])))
+        carried = _nest.map_tensors(lambda t: t.to(device), mine(ckpt["carried"]))
+        model.set_state(_from_legacy_state(carried))
         set_rng_state(mine(ckpt["rng"]))
         echo(f"resuming from {ckpt_path}: epoch {state['epoch']}, iteration {state['iteration']}")
     _set_lr(optimizer, state["lr"])
 
     def save(path: Path = ckpt_path) -> None:
         # every process calls this; each one's carried state and RNGs go in the file
-        carried, rngs = procs.gather(model.carried_state()), procs.gather(rng_state())
+        carried, rngs = procs.gather(_nest.detach(model.get_state())), procs.gather(rng_state())
         if not procs.is_main:
             return
         many = procs.distributed

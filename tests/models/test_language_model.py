@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from rnnkit import _nest
 from rnnkit.data import Vocab
 from rnnkit.models.language_model import LanguageModel
 from rnnkit.sequence.seq_gru import SeqGRU
@@ -22,7 +23,7 @@ def tiny(model_type="lstm", num_layers=2, vocab_size=None, **kw):
 
 def raw_carried(model):
     """The tensors each layer will start its next call from (not copies)."""
-    return [t for rnn in model.rnns for t in (rnn._carried or [])]
+    return _nest.flatten(model.get_state())
 
 
 @pytest.mark.parametrize("model_type, layer", [("lstm", SeqLSTM), ("gru", SeqGRU), ("rnn", SeqRNN)])
@@ -98,13 +99,13 @@ def test_state_is_carried_between_calls_and_forget_resets_it():
     model = tiny(vocab_size=9).eval()
     x1, x2 = torch.randint(9, (5, 2)), torch.randint(9, (4, 2))
     model.forget()
-    assert model.carried_state() == [None, None]
+    assert model.get_state() == (None, None)
     fresh = model(x2)
     model.forget()
     model(x1)
-    state = model.carried_state()
+    state = model.get_state()
     assert all(s is not None for s in state)
-    assert state[0][0].shape == (1, 2, 12)  # (h, c) of (1, N, H) per layer
+    assert state[0][0].shape == (2, 12)  # (h, c) of (N, H) per layer
     carried = model(x2)
     assert not torch.allclose(carried, fresh)
     # Two calls equal one call over the concatenation (truncated BPTT carries the state).
@@ -112,25 +113,28 @@ def test_state_is_carried_between_calls_and_forget_resets_it():
     whole = model(torch.cat([x1, x2]))
     assert torch.allclose(carried, whole[5:], atol=1e-6)
     model.forget()
-    assert model.carried_state() == [None, None]
+    assert model.get_state() == (None, None)
     assert torch.equal(model(x2), fresh)
 
 
-def test_carried_state_is_detached_in_training():
+def test_carried_state_is_detached_at_the_next_call_in_training():
     model = tiny(vocab_size=9).train()
     model(torch.randint(9, (5, 2))).sum().backward()
     assert raw_carried(model)
-    assert not any(t.requires_grad for t in raw_carried(model))
+    # Like a step module's, the state after a call is differentiable (encoder hand-off) ...
+    assert all(t.requires_grad for t in raw_carried(model))
+    # ... and the next call starts from it detached: its backward stays inside that call.
+    model(torch.randint(9, (5, 2))).sum().backward()
 
 
 def test_set_carried_state_restores_exactly():
     model = tiny(vocab_size=9).eval()
     x1, x2 = torch.randint(9, (5, 2)), torch.randint(9, (4, 2))
     model(x1)
-    saved = model.carried_state()
+    saved = model.get_state()
     expected = model(x2)
     model.forget()
-    model.set_carried_state(saved)
+    model.set_state(saved)
     assert torch.equal(model(x2), expected)
 
 
@@ -193,10 +197,10 @@ def test_sample_word_level_start_text():
 def test_sampling_keeps_training_mode_and_carried_state(training):
     model = tiny(dropout=0.3).train(training)
     model(torch.randint(len(VOCAB), (6, 3)))
-    before = model.carried_state()
+    before = model.get_state()
     model.sample(15, start_text="hello", vocab=VOCAB, generator=torch.Generator().manual_seed(0))
     assert model.training is training
-    after = model.carried_state()
+    after = model.get_state()
     for b_layer, a_layer in zip(before, after, strict=True):
         for b, a in zip(b_layer, a_layer, strict=True):
             assert torch.equal(a, b)
@@ -233,7 +237,7 @@ def test_sampling_streams_one_token_at_a_time_with_constant_state():
     assert calls[0]["tokens"] == (len(prefix), 1)  # the prefix runs once
     assert n <= len(calls) <= n + 1  # then one call per sampled token
     assert all(c["tokens"] == (1, 1) for c in calls[1:])
-    assert all(c["state"] == [(1, 1, 12)] * 4 for c in calls)  # (h, c) of 2 layers, batch 1
+    assert all(c["state"] == [(1, 12)] * 4 for c in calls)  # (h, c) of 2 layers, batch 1
     assert not any(c["logits_grad"] or c["state_grad"] for c in calls)
 
 
@@ -248,9 +252,16 @@ def test_sample_rejects_bad_arguments():
 def test_failed_sample_keeps_training_mode_and_state():
     model = tiny().train()
     model(torch.randint(len(VOCAB), (6, 3)))
-    before = model.carried_state()
+    before = model.get_state()
     with pytest.raises(ValueError):
         model.sample(5, start_text="hello")  # no vocab to encode it
     assert model.training
-    assert all(s is not None for s in model.carried_state())
-    assert torch.equal(model.carried_state()[0][0], before[0][0])
+    assert all(s is not None for s in model.get_state())
+    assert torch.equal(model.get_state()[0][0], before[0][0])
+
+
+def test_training_continues_after_sampling():
+    model = tiny().train()
+    model(torch.randint(len(VOCAB), (6, 3))).sum().backward()
+    model.sample(3, vocab=VOCAB)
+    model(torch.randint(len(VOCAB), (6, 3))).sum().backward()  # no graph of the first call

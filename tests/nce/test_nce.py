@@ -260,8 +260,8 @@ def test_errors_name_the_module_and_the_shapes():
         NCEModule(D, V, torch.zeros(V))
     with pytest.raises(TypeError, match="expected unigrams to be a sequence"):
         NCEModule(D, V, "counts")
-    for kw, text in ((dict(k=0), "k to be a positive int"), (dict(z=-1.0), "z to be None"),
-                     (dict(alpha=-0.5), "alpha to be a number >= 0")):  # fmt: skip
+    for kw, text in ((dict(k=0), "k to be a positive int"), (dict(z=-1.0), "z \\(or None\\) to be a finite number > 0"),
+                     (dict(alpha=-0.5), "alpha to be a finite number >= 0")):  # fmt: skip
         with pytest.raises(ValueError, match=text):
             NCEModule(D, V, UNIGRAMS, **kw)
     with pytest.raises(TypeError, match="NCECriterion: expected NCEModule's training output"):

@@ -123,7 +123,7 @@ def test_dropout_uses_the_same_masks_at_every_step(float64, mono):
     x = torch.randn(T, N, D)
     gru.forget()
     outs = [gru(x[0])]
-    x_mask, h_mask = gru._sequence_cache["dropout"]
+    x_mask, h_mask = gru.sequence_cache["dropout"]
     rows = 1 if mono else N
     assert x_mask.shape == (3, rows, D) and h_mask.shape == (3, rows, H)
     kept = {0.0, 1.0 / (1.0 - p)}
@@ -131,14 +131,14 @@ def test_dropout_uses_the_same_masks_at_every_step(float64, mono):
     saved = (x_mask.clone(), h_mask.clone())
     for t in range(1, T):
         outs.append(gru(x[t]))
-        now = gru._sequence_cache["dropout"]
+        now = gru.sequence_cache["dropout"]
         assert torch.equal(now[0], saved[0]) and torch.equal(now[1], saved[1])
     params = [getattr(gru, n).detach() for n in PARAMS]
     ref = eq.gru(x, *params, x_masks=saved[0], h_masks=saved[1])
     assert_close(torch.stack(outs), ref, **TOL)
 
     seq_out = rnnkit.Sequencer(gru)(x)  # a Sequencer call: one new draw for the whole call
-    xm, hm = gru._sequence_cache["dropout"]
+    xm, hm = gru.sequence_cache["dropout"]
     assert_close(seq_out, eq.gru(x, *params, x_masks=xm, h_masks=hm), **TOL)
 
 

@@ -154,7 +154,9 @@ def test_errors_name_recurrent_attention():
     with pytest.raises(TypeError, match="RecurrentAttention: expected an nn.Module"):
         RecurrentAttention(lambda x: x, action, 2, H)
     ram = RecurrentAttention(core, action, 2, H)
-    with pytest.raises(ValueError, match="RecurrentAttention: .*only remember mode"):
+    with pytest.raises(
+        ValueError, match=r"RecurrentAttention: remember\('both'\) is not supported"
+    ):
         ram.remember()
     with pytest.raises(TypeError, match="RecurrentAttention: expected x"):
         ram("image")

@@ -401,7 +401,7 @@ def test_batch_change_while_remembering_raises(kind):
     layer(torch.randn(T, N, D))
     with pytest.raises(
         ValueError,
-        match=rf"{kind}: the remembered state has batch size {N} but the input has batch size 2",
+        match=rf"{kind}: the carried state has batch size {N} but the input has batch size 2",
     ):
         layer(torch.randn(T, 2, D))
     layer.forget()
@@ -458,8 +458,22 @@ def test_bad_input_types_raise(kind):
         layer(torch.ones(T, N, D, dtype=torch.long))
     with pytest.raises(TypeError, match=rf"{kind}: expected input with dtype torch.float32"):
         layer(torch.randn(T, N, D, dtype=torch.float64))
-    with pytest.raises(TypeError, match=rf"{kind}: expected input to be a torch.Tensor, got list"):
-        layer([torch.randn(N, D)] * T)
+    with pytest.raises(
+        ValueError,
+        match=rf"{kind}: expected step 1 of the input of shape \(N, {D}\), got \({N}, {D + 1}\)",
+    ):
+        layer([torch.randn(N, D), torch.randn(N, D + 1)])
+    with pytest.raises(TypeError, match=rf"{kind}: expected input to be a torch.Tensor, got dict"):
+        layer({})
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_list_input_gives_a_list_equal_to_the_tensor_output(kind):
+    layer = KINDS[kind][0]()
+    x = torch.randn(T, N, D)
+    out = layer(list(x.unbind(0)))
+    assert isinstance(out, list) and len(out) == T
+    torch.testing.assert_close(torch.stack(out), layer(x))
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -478,8 +492,8 @@ def test_state_of_wrong_shape_raises(kind):
         ):
             layer(x, state=(torch.randn(N, out_size), torch.randn(N, H + 1)))
         with pytest.raises(
-            ValueError,
-            match=rf"{kind}: expected state \(h0, c0\) as a tuple of two tensors, got Tensor",
+            TypeError,
+            match=rf"{kind}: expected the state as a tuple \(h0 of shape \({N}, {out_size}\), c0 of shape \({N}, {H}\)\), got a tensor",
         ):
             layer(x, state=torch.randn(N, out_size))
     else:
