@@ -1,10 +1,20 @@
-"""Command-line flags generated from a configuration dataclass (one ``--flag`` per field)."""
+"""Command-line flags generated from a configuration dataclass (one ``--flag`` per field).
+
+Each flag's value is checked as it is parsed, by the rule its field names (``check``,
+``choices``, ``device``), so a bad value ends the command at once with one line. The parser
+also records which flags were given: on ``--resume`` those apply or are refused.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import typing
+
+from ..training.checks import ConfigError, check_device, check_value, flag_name
+from ..training.loop_config import LoopConfig, resume_rule
+
+GIVEN = "_given_flags"
 
 
 def _flag_type(cls, f: dataclasses.Field):
@@ -13,23 +23,72 @@ def _flag_type(cls, f: dataclasses.Field):
     return args[0] if args else hint
 
 
+def checked(kind, flag: str, check=None, choices=None, device: bool = False):
+    """An argparse ``type``: ``kind(text)``, then the rule; errors name the flag."""
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            expected = check.expected if check is not None else f"a {kind.__name__}"
+            raise argparse.ArgumentTypeError(f"{flag} must be {expected}, got {text!r}") from None
+        try:
+            check_value("", flag, value, check, choices)
+            if device:
+                check_device("", flag, value)
+        except ConfigError as e:  # as typed: "got -1", not "got -1.0"
+            shown = repr(text) if kind is str else text
+            message = str(e).removeprefix(": ").replace(f"got {value!r}", f"got {shown}")
+            raise argparse.ArgumentTypeError(message) from None
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in some messages
+    return convert
+
+
+def _recording(base):
+    class Recorded(base):
+        def __call__(self, parser, namespace, values, option_string=None):
+            super().__call__(parser, namespace, values, option_string)
+            namespace.__dict__.setdefault(GIVEN, set()).add(self.dest)
+
+    return Recorded
+
+
+_STORE = _recording(argparse._StoreAction)
+_BOOL = _recording(argparse.BooleanOptionalAction)
+
+
 def add_config_flags(parser: argparse.ArgumentParser, cls, required: tuple[str, ...] = ()) -> None:
-    """``--field-name`` for every field of the dataclass ``cls``, with its help and choices."""
-    for f in dataclasses.fields(cls):
-        flag = "--" + f.name.replace("_", "-")
-        kind = _flag_type(cls, f)
-        help_text = f.metadata["help"]
+    """``--field-name`` for every field of the dataclass ``cls``, with its help and checks.
+
+    The task's own options come first, then those of the training loop (:class:`LoopConfig`).
+    """
+    loop = {f.name for f in dataclasses.fields(LoopConfig)}
+    groups = {False: parser.add_argument_group("data and model"),
+              True: parser.add_argument_group("training loop")}  # fmt: skip
+    fields = sorted(dataclasses.fields(cls), key=lambda f: f.name in loop)
+    for f in fields:
+        flag, kind, meta = flag_name(f.name), _flag_type(cls, f), f.metadata
+        help_text = meta["help"] + (" [may change on --resume]" if resume_rule(f) == "applies" else "")
+        names = (flag, *meta.get("aliases", ()))
+        group = groups[f.name in loop]
         if kind is bool:
-            parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_text
-            )
-        else:
-            parser.add_argument(
-                flag, type=kind, default=f.default, choices=f.metadata.get("choices"),
-                required=f.name in required, help=help_text,
-            )  # fmt: skip
+            group.add_argument(*names, action=_BOOL, default=f.default, help=help_text)
+            continue
+        group.add_argument(
+            *names, type=checked(kind, flag, meta.get("check"), meta.get("choices"),
+                                 meta.get("device", False)),
+            default=f.default, choices=meta.get("choices"), required=f.name in required,
+            help=help_text, action=_STORE,
+        )  # fmt: skip
 
 
 def config_from_args(cls, args: argparse.Namespace):
     """The dataclass ``cls`` filled from parsed flags."""
     return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
+def given_flags(args: argparse.Namespace) -> set[str]:
+    """The destinations of the flags given on the command line."""
+    return set(getattr(args, GIVEN, set()))

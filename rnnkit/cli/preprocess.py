@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 
 from ..data import build_corpus
+from ..training.checks import FRACTION, POSITIVE_INT
 from ..training.lm_data import TEXT_MIN_COUNT, check_fractions, check_vocab_options
+from .config import checked
 
 
 def add_parser(sub) -> None:
@@ -17,14 +19,14 @@ def add_parser(sub) -> None:
     p.add_argument("--input", required=True, help="a UTF-8 text file")
     p.add_argument("--output-dir", required=True, help="where vocab.json, train/valid/test.npy go")
     p.add_argument("--level", choices=("char", "word"), default="char")
-    p.add_argument("--valid-frac", type=float, default=0.05)
-    p.add_argument("--test-frac", type=float, default=0.05)
+    p.add_argument("--valid-frac", type=checked(float, "--valid-frac", FRACTION), default=0.05)
+    p.add_argument("--test-frac", type=checked(float, "--test-frac", FRACTION), default=0.05)
     p.add_argument(
-        "--min-count", type=int, default=TEXT_MIN_COUNT,
+        "--min-count", type=checked(int, "--min-count", POSITIVE_INT), default=TEXT_MIN_COUNT,
         help="tokens seen fewer times in the training split are read as <unk> (default: 2)",
     )  # fmt: skip
     p.add_argument(
-        "--max-vocab", type=int, default=None,
+        "--max-vocab", type=checked(int, "--max-vocab", POSITIVE_INT), default=None,
         help="keep at most this many types, <unk> and <eos> included (default: no limit)",
     )  # fmt: skip
     p.add_argument(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..training.ram_trainer import RAMConfig, train_ram
-from .config import add_config_flags, config_from_args
-from .train import EXIT_INTERRUPTED
+from .config import add_config_flags, config_from_args, given_flags
+from .train import exit_status
 
 
 def add_parser(sub) -> None:
@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
         help="train a Recurrent Attention Model on MNIST",
         description="Train the Recurrent Attention Model (Mnih et al. 2014) on MNIST or "
         "translated MNIST with the original example's defaults; report the test error and "
-        "plot the glimpse trajectories.",
+        "plot the glimpse trajectories. Exit status as `rnnkit train`'s.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_config_flags(p, RAMConfig, required=("data_dir",))
@@ -23,5 +23,4 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    summary = train_ram(config_from_args(RAMConfig, args))
-    return EXIT_INTERRUPTED if summary.get("interrupted") else 0
+    return exit_status(train_ram(config_from_args(RAMConfig, args), given=given_flags(args)))

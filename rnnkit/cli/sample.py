@@ -12,18 +12,27 @@ import torch
 
 from ..data import DataError, Vocab, tokens
 from ..training.checkpoint import load_checkpoint
-from ..training.lm_trainer import ConfigError, build_model
+from ..training.checks import POSITIVE_INT, TEMPERATURE
+from ..training.lm_task import build_model
+from ..training.loop_config import SEED
+from .config import checked
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("sample", help="sample text from a trained model")
-    p.add_argument("--checkpoint", required=True, help="a checkpoint.pt written by `rnnkit train`")
-    p.add_argument("--length", type=int, default=2000, help="number of tokens to generate")
+    p.add_argument(
+        "--checkpoint", required=True,
+        help="a checkpoint written by `rnnkit train`: checkpoint.pt (the last) or best.pt",
+    )  # fmt: skip
+    p.add_argument("--length", type=checked(int, "--length", POSITIVE_INT), default=2000,
+                   help="number of tokens to generate")  # fmt: skip
     p.add_argument("--start-text", default="", help="prefix to condition on")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature (0: argmax)")
+    p.add_argument("--temperature", type=checked(float, "--temperature", TEMPERATURE),
+                   default=1.0, help="softmax temperature (0: argmax)")  # fmt: skip
     p.add_argument("--argmax", action="store_true", help="always pick the most likely token")
-    p.add_argument("--seed", type=int, default=None, help="random seed, for reproducible samples")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=checked(int, "--seed", SEED), default=None,
+                   help="random seed, for reproducible samples")  # fmt: skip
+    p.add_argument("--device", type=checked(str, "--device", device=True), default="cpu")
     p.set_defaults(run=run)
 
 
@@ -57,8 +66,6 @@ def _prefix_ids(vocab: Vocab, start_text: str):
 
 def run(args) -> int:
     model, _ = load_model(args.checkpoint, args.device)
-    if args.length < 1:
-        raise ConfigError(f"sample: --length must be at least 1, got {args.length}")
     start_text = args.start_text or None
     prefix = _prefix_ids(model.vocab, start_text) if start_text else None
     if prefix is not None and not len(prefix):  # e.g. only spaces at word level: no prefix

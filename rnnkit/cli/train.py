@@ -6,9 +6,8 @@ import argparse
 
 from ..training.config import TrainConfig
 from ..training.lm_trainer import train_language_model
-from .config import add_config_flags, config_from_args
-
-EXIT_INTERRUPTED = 130
+from . import EXIT_INTERRUPTED, EXIT_NONFINITE
+from .config import add_config_flags, config_from_args, given_flags
 
 
 def add_parser(sub) -> None:
@@ -16,13 +15,21 @@ def add_parser(sub) -> None:
         "train",
         help="train a character or word language model",
         description="Train a recurrent language model. With no --data/--data-dir it trains a "
-        "character LSTM on the Python standard library's own source for a few minutes.",
+        "character LSTM on the Python standard library's own source for a few minutes. "
+        "Exit status: 0 done, 2 bad input, 3 stopped on a non-finite loss, 130 interrupted.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_config_flags(p, TrainConfig)
     p.set_defaults(run=run)
 
 
+def exit_status(summary: dict) -> int:
+    """130 after an interrupt, 3 after a non-finite loss or gradient, else 0."""
+    if summary.get("interrupted"):
+        return EXIT_INTERRUPTED
+    return EXIT_NONFINITE if summary.get("stopped_by") == "non-finite" else 0
+
+
 def run(args) -> int:
-    summary = train_language_model(config_from_args(TrainConfig, args))
-    return EXIT_INTERRUPTED if summary.get("interrupted") else 0
+    config = config_from_args(TrainConfig, args)
+    return exit_status(train_language_model(config, given=given_flags(args)))

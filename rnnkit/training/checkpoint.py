@@ -1,14 +1,18 @@
 """Checkpoints that survive interruption: written atomically, validated when read.
 
 A checkpoint holds everything needed to continue exactly: model and optimiser state, the
-resolved configuration, the vocabulary, the position in the data (epoch, chunk), the
-models' carried recurrent state, the loss history and every RNG state.
+resolved configuration, the position in the data (epoch, batch), the loop's state (learning
+rate, best score, …), the history, every RNG state and what the task adds (a language
+model's vocabulary and carried recurrent state). Every file is written to a temporary
+``.NAME.XXXXXXXX.tmp`` in the same folder, then renamed over ``NAME``: a write killed half
+way leaves the old file intact and a temporary file that :func:`remove_temp_files` removes.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -42,14 +46,13 @@ def set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
 
 
-def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
+def _write_atomic(path: str | os.PathLike, write) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -57,6 +60,49 @@ def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file in the same folder, then rename over ``path``."""
+    return _write_atomic(path, lambda f: torch.save(obj, f))
+
+
+def write_text_atomic(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+    return _write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def link_atomic(source: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Make ``path`` a copy of ``source`` (a hard link where the file system allows it).
+
+    A checkpoint is always replaced by a rename, never rewritten in place, so a hard link
+    keeps the content it had when linked: ``best.pt`` costs no second write.
+    """
+    source, path = Path(source), Path(path)
+    tmp = Path(tempfile.mktemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        try:
+            os.link(source, tmp)
+        except OSError:  # no hard links here: copy
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def remove_temp_files(folder: str | os.PathLike, names: tuple[str, ...]) -> list[Path]:
+    """Remove the ``.NAME.*.tmp`` files that killed writes of ``NAME`` left in ``folder``."""
+    folder, removed = Path(folder), []
+    if not folder.is_dir():
+        return removed
+    for name in names:
+        for tmp in folder.glob(f".{name}.*.tmp"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    return removed
 
 
 def load_checkpoint(

@@ -1,27 +1,32 @@
 """Typed configuration of language-model training, resolved once and stored in checkpoints.
 
 The defaults are torch-rnn's ``train.lua`` defaults, except the learning-rate schedule,
-which also expresses Zaremba et al.'s (``--lr-decay-start 4 --lr-decay-every 1``).
+which also expresses Zaremba et al.'s (``--lr-decay-start 4 --lr-decay-every 1``). The
+options every task shares (optimiser, schedule, stopping, checkpoints, logs) come from
+:class:`~rnnkit.training.loop_config.LoopConfig`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from .checks import FRACTION, NONNEG, NONNEG_INT, POSITIVE_INT, TEMPERATURE
+from .loop_config import LoopConfig, _opt
 
-def _opt(default, help: str, **kw):
-    return field(default=default, metadata={"help": help, **kw})
+__all__ = ["TrainConfig", "_opt"]
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(LoopConfig):
     data: str | None = _opt(
         None,
         "a text file to train on (default: the embedded corpus, the Python standard library's source)",
+        resume="data",
     )
     data_dir: str | None = _opt(
         None,
         "a folder prepared by `rnnkit preprocess`, or a Penn Treebank folder (ptb.train.txt …)",
+        resume="data",
     )
     level: str = _opt(
         "char",
@@ -33,59 +38,78 @@ class TrainConfig:
         "tokens seen fewer times in the training split are read as <unk>, in training too "
         "(default: 2 for --data and the embedded corpus, 1 for Penn Treebank, which has its "
         "own <unk>; a --data-dir from preprocess keeps its own)",
+        check=POSITIVE_INT,
     )
     max_vocab: int | None = _opt(
         None, "keep at most this many types, <unk> and <eos> included (default: no limit)"
     )
     model_type: str = _opt("lstm", "recurrent layer type", choices=("lstm", "gru", "rnn"))
-    wordvec_size: int = _opt(64, "embedding size")
-    rnn_size: int = _opt(128, "hidden size of every recurrent layer")
-    num_layers: int = _opt(2, "number of recurrent layers")
-    dropout: float = _opt(0.0, "dropout after the embedding and every recurrent layer")
+    wordvec_size: int = _opt(64, "embedding size", check=POSITIVE_INT)
+    rnn_size: int = _opt(128, "hidden size of every recurrent layer", check=POSITIVE_INT)
+    num_layers: int = _opt(2, "number of recurrent layers", check=POSITIVE_INT)
+    dropout: float = _opt(
+        0.0, "dropout after the embedding and every recurrent layer", check=FRACTION
+    )
     nce_k: int = _opt(
         0,
         "if > 0, train the output layer by noise-contrastive estimation with this many noise "
         "words (validation, test and sampling use the full softmax)",
+        check=NONNEG_INT,
     )
-    nce_alpha: float = _opt(0.75, "NCE noise distribution: training unigram counts ** this")
+    nce_alpha: float = _opt(
+        0.75, "NCE noise distribution: training unigram counts ** this", check=NONNEG
+    )
     init_range: float = _opt(
-        0.0, "if > 0, initialise every parameter uniformly in ±init_range (Zaremba: 0.1)"
+        0.0, "if > 0, initialise every parameter uniformly in ±init_range (Zaremba: 0.1)",
+        check=NONNEG,
+    )  # fmt: skip
+    seq_length: int = _opt(50, "BPTT length: time steps per training chunk", check=POSITIVE_INT)
+    batch_size: int = _opt(50, "number of parallel streams", check=POSITIVE_INT)
+    lr_decay_start: int = _opt(
+        5, "step schedule: first epoch after which the learning rate decays",
+        check=POSITIVE_INT, resume="applies",
+    )  # fmt: skip
+    lr_decay_every: int = _opt(
+        5, "step schedule: decay the learning rate every this many epochs from then on",
+        check=POSITIVE_INT, resume="applies",
+    )  # fmt: skip
+    grad_clip: float = _opt(
+        5.0, "gradient clipping threshold (0: none)", check=NONNEG, resume="applies"
     )
-    seq_length: int = _opt(50, "BPTT length: time steps per training chunk")
-    batch_size: int = _opt(50, "number of parallel streams")
-    optimizer: str = _opt("adam", "optimiser", choices=("adam", "sgd"))
-    learning_rate: float = _opt(2e-3, "initial learning rate")
-    lr_decay_start: int = _opt(5, "first epoch after which the learning rate decays")
-    lr_decay_every: int = _opt(5, "decay the learning rate every this many epochs from then on")
-    lr_decay_factor: float = _opt(0.5, "multiply the learning rate by this at each decay")
-    grad_clip: float = _opt(5.0, "gradient clipping threshold (0: none)")
     clip_mode: str = _opt(
         "value",
         "clip each gradient value (torch-rnn) or the global norm (Zaremba)",
-        choices=("value", "norm"),
-    )
+        choices=("value", "norm"), resume="applies",
+    )  # fmt: skip
     eval_batch_size: int | None = _opt(
-        None, "streams used for validation/test (default: --batch-size; Zaremba et al. test with 1)"
-    )
-    max_epochs: int = _opt(50, "number of epochs")
+        None, "streams used for validation/test (default: --batch-size; Zaremba et al. test with 1)",
+        check=POSITIVE_INT, resume="applies",
+    )  # fmt: skip
     time_budget: float | None = _opt(
         None,
-        "stop (with a checkpoint) after this many seconds; default: 180 on the embedded corpus, none otherwise",
+        "stop (with a checkpoint) after this many seconds of training in this invocation; "
+        "default: 180 on the embedded corpus, none otherwise (0: none)",
+        check=NONNEG, resume="applies",
+    )  # fmt: skip
+    valid_frac: float = _opt(0.05, "fraction of --data held out for validation", check=FRACTION)
+    test_frac: float = _opt(0.05, "fraction of --data held out for testing", check=FRACTION)
+    max_corpus_bytes: int = _opt(
+        2_000_000, "size of the embedded corpus, in characters", check=POSITIVE_INT
     )
-    checkpoint_every: int = _opt(
-        1000, "also write a checkpoint every this many iterations (0: only at epoch ends)"
-    )
-    out_dir: str = _opt("runs/lm", "where checkpoint.pt, log.json and loss.png go")
-    resume: bool = _opt(False, "continue exactly from out_dir/checkpoint.pt")
-    device: str = _opt("cpu", "torch device, e.g. cpu or cuda")
-    seed: int = _opt(0, "random seed")
-    valid_frac: float = _opt(0.05, "fraction of --data held out for validation")
-    test_frac: float = _opt(0.05, "fraction of --data held out for testing")
-    max_corpus_bytes: int = _opt(2_000_000, "size of the embedded corpus, in characters")
-    sample_length: int = _opt(400, "length of the sample printed at the end (0: none)")
-    temperature: float = _opt(0.8, "sampling temperature of that sample")
-    progress: bool = _opt(True, "show a progress bar")
+    sample_length: int = _opt(
+        400, "length of the sample printed at the end (0: none)", check=NONNEG_INT,
+        resume="applies",
+    )  # fmt: skip
+    temperature: float = _opt(
+        0.8, "sampling temperature of that sample (0: the most likely token)", check=TEMPERATURE,
+        resume="applies",
+    )  # fmt: skip
 
     def model_config_keys(self) -> tuple[str, ...]:
         return ("model_type", "wordvec_size", "rnn_size", "num_layers", "dropout", "nce_k",
                 "nce_alpha")  # fmt: skip
+
+    def clipping(self) -> tuple[str, float]:
+        return self.clip_mode, self.grad_clip
+
+

@@ -20,7 +20,8 @@ from .. import _nest
 from .checkpoint import CheckpointError
 
 # the reasons a training loop stops early, in the order that wins when processes disagree
-STOP_REASONS = (None, "time budget", "SIGTERM", "SIGINT")
+# (early stopping and non-finite values are seen by every process at the same iteration)
+STOP_REASONS = (None, "early stop", "time budget", "non-finite", "SIGTERM", "SIGINT")
 
 
 @dataclass

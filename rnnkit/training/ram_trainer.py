@@ -3,79 +3,93 @@
 Reusable without a command line: ``train_ram(RAMConfig(data_dir=...))``. Loss: class NLL +
 ``VRClassReward`` (REINFORCE on the locator, MSE on the baseline); SGD with dpnn's momentum
 (the gradient enters the buffer damped by the momentum factor), or Adam, which reaches a
-given error in far fewer epochs (docs/results.md), and the learning rate decayed
-linearly to ``min_lr`` at ``saturate_epoch``; early stopping on the validation error. Like
-the LM trainer, checkpoints are atomic (each epoch, every ``checkpoint_every`` iterations,
-on SIGINT/SIGTERM and at the time budget) and ``resume=True`` continues exactly.
+given error in far fewer epochs (docs/results.md), and the learning rate decayed linearly
+to ``min_lr`` at ``saturate_epoch``; early stopping on the validation error. The loop is
+:class:`~rnnkit.training.trainer.Trainer`'s: atomic checkpoints, ``best.pt``, exact resume.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import random
-import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.mnist import load_mnist, translate
+from ..data.mnist import FILES, load_mnist, translate
 from ..models.recurrent_attention_model import RecurrentAttentionModel
 from ..reinforce.vr_class_reward import VRClassReward
-from .checkpoint import load_checkpoint, rng_state, save_atomic, set_rng_state
-from .config import _opt
-from .distributed import STOP_REASONS, Processes, run_in_processes
-from .lm_trainer import ConfigError, _progress, _StopRequest
-from .plots import plot_error_curves
+from . import progress as _progress
+from .checkpoint import load_checkpoint
+from .checks import FINITE, FRACTION, NONNEG, NONNEG_INT, POSITIVE, POSITIVE_INT, ConfigError
+from .loop_config import SEED, LoopConfig, _opt
+from .plots import plot_error_curves, plot_glimpses
+from .schedule import linear_lr
+from .task import Task
+from .trainer import Trainer
 
 FORMAT = "rnnkit-ram-1"
-REQUIRED_KEYS = ("format", "model_config", "model", "best", "optimizer", "config", "state", "rng")
+REQUIRED_KEYS = ("format", "model_config", "model", "optimizer", "config", "state", "rng")
 EVAL_BATCH = 500
 
 
 @dataclass
-class RAMConfig:
+class RAMConfig(LoopConfig):
     """Defaults of the original example (``recurrent-visual-attention.lua``)."""
 
-    data_dir: str | None = _opt(None, "folder with the four MNIST IDX gzip files (required)")
+    renamed_fields: ClassVar[dict] = {"max_tries": "early_stop"}  # in checkpoints before 0.2
+
+    data_dir: str | None = _opt(None, "folder with the four MNIST IDX gzip files (required)",
+                                resume="data")  # fmt: skip
     translated: bool = _opt(False, "translated MNIST: digits at random in a 60×60 canvas")
-    canvas: int = _opt(60, "canvas side of translated MNIST")
-    glimpse_size: int = _opt(8, "side of the glimpse patches")
-    glimpse_depth: int = _opt(1, "patches per glimpse")
-    glimpse_scale: float = _opt(2.0, "size ratio of successive patches")
-    glimpse_hidden: int = _opt(128, "width of the glimpse sensor")
-    locator_hidden: int = _opt(128, "width of the location sensor")
-    image_hidden: int = _opt(256, "width of the glimpse network's joint layer")
-    hidden_size: int = _opt(256, "width of the core network")
-    n_glimpses: int = _opt(7, "glimpses per image (the original's rho)")
-    location_std: float = _opt(0.11, "the locator samples with std 2 × this")
-    unit_pixels: float = _opt(13.0, "pixels the glimpse moves for a locator output of 1")
+    canvas: int = _opt(60, "canvas side of translated MNIST", check=POSITIVE_INT)
+    glimpse_size: int = _opt(8, "side of the glimpse patches", check=POSITIVE_INT)
+    glimpse_depth: int = _opt(1, "patches per glimpse", check=POSITIVE_INT)
+    glimpse_scale: float = _opt(2.0, "size ratio of successive patches", check=POSITIVE)
+    glimpse_hidden: int = _opt(128, "width of the glimpse sensor", check=POSITIVE_INT)
+    locator_hidden: int = _opt(128, "width of the location sensor", check=POSITIVE_INT)
+    image_hidden: int = _opt(256, "width of the glimpse network's joint layer", check=POSITIVE_INT)
+    hidden_size: int = _opt(256, "width of the core network", check=POSITIVE_INT)
+    n_glimpses: int = _opt(7, "glimpses per image (the original's rho)", check=POSITIVE_INT)
+    location_std: float = _opt(0.11, "the locator samples with std 2 × this", check=POSITIVE)
+    unit_pixels: float = _opt(13.0, "pixels the glimpse moves for a locator output of 1",
+                              check=POSITIVE)  # fmt: skip
     lstm: bool = _opt(False, "an LSTM core instead of Recurrent")
-    reward_scale: float = _opt(1.0, "reward of a correct classification")
-    init_range: float = _opt(0.1, "initialise every parameter uniformly in ±init_range")
+    reward_scale: float = _opt(1.0, "reward of a correct classification", check=FINITE)
+    init_range: float = _opt(0.1, "initialise every parameter uniformly in ±init_range",
+                             check=NONNEG)  # fmt: skip
     optimizer: str = _opt("sgd", "sgd (the original's) or adam", choices=("sgd", "adam"))
-    learning_rate: float = _opt(0.01, "initial learning rate")
-    min_lr: float = _opt(1e-5, "learning rate reached at --saturate-epoch")
-    saturate_epoch: int = _opt(800, "epoch at which the linear decay reaches --min-lr")
-    momentum: float = _opt(0.9, "momentum (dpnn's: damped by the same factor; 0: none)")
-    max_out_norm: float = _opt(-1.0, "if > 0, cap the norm of each unit's incoming weights")
-    cutoff_norm: float = _opt(-1.0, "if > 0, clip the global gradient norm")
-    batch_size: int = _opt(20, "images per iteration")
-    max_epochs: int = _opt(2000, "number of epochs")
-    max_tries: int = _opt(100, "stop after this many epochs without a better validation error")
-    valid_size: int = _opt(10000, "last images of the training files held out for validation")
-    time_budget: float | None = _opt(None, "stop (with a checkpoint) after this many seconds")
-    checkpoint_every: int = _opt(1000, "also checkpoint every this many iterations (0: epochs)")
-    out_dir: str = _opt("runs/ram", "where checkpoint.pt, log.json and glimpses.png go")
-    resume: bool = _opt(False, "continue exactly from out_dir/checkpoint.pt")
-    device: str = _opt("cpu", "torch device, e.g. cpu or cuda")
-    seed: int = _opt(0, "random seed (also places the translated digits)")
-    progress: bool = _opt(True, "show a progress bar")
+    learning_rate: float = _opt(0.01, "initial learning rate", check=POSITIVE, resume="applies")
+    momentum: float = _opt(0.9, "momentum (dpnn's: damped by the same factor; 0: none)",
+                           check=FRACTION)  # fmt: skip
+    lr_schedule: str = _opt(
+        "linear", "learning-rate schedule: the original's linear decay to --min-lr at "
+        "--saturate-epoch, or plateau (decay when the validation error stops improving)",
+        choices=("linear", "plateau"), resume="applies",
+    )  # fmt: skip
+    min_lr: float = _opt(1e-5, "learning rate reached at --saturate-epoch", check=NONNEG,
+                         resume="applies")  # fmt: skip
+    saturate_epoch: int = _opt(800, "epoch at which the linear decay reaches --min-lr",
+                               check=POSITIVE_INT, resume="applies")  # fmt: skip
+    max_out_norm: float = _opt(-1.0, "if > 0, cap the norm of each unit's incoming weights",
+                               check=FINITE, resume="applies")  # fmt: skip
+    cutoff_norm: float = _opt(-1.0, "if > 0, clip the global gradient norm", check=FINITE,
+                              resume="applies")  # fmt: skip
+    batch_size: int = _opt(20, "images per iteration", check=POSITIVE_INT)
+    max_epochs: int = _opt(2000, "number of epochs", check=POSITIVE_INT, resume="applies")
+    early_stop: int = _opt(
+        100, "stop after this many epochs without a better validation error (0: never; the "
+        "original's --maxTries)", check=NONNEG_INT, resume="applies", aliases=("--max-tries",),
+    )  # fmt: skip
+    valid_size: int = _opt(10000, "last images of the training files held out for validation",
+                           check=POSITIVE_INT)  # fmt: skip
+    out_dir: str = _opt("runs/ram", "where the checkpoints, logs and plots go",
+                        resume="invocation")  # fmt: skip
+    seed: int = _opt(0, "random seed (also places the translated digits)",
+                     check=SEED)  # fmt: skip
 
     def model_config(self) -> dict:
         keys = ("glimpse_size", "glimpse_depth", "glimpse_scale", "glimpse_hidden",
@@ -84,21 +98,8 @@ class RAMConfig:
         size = self.canvas if self.translated else 28
         return {"image_size": size, **{k: getattr(self, k) for k in keys}}
 
-
-def _check_config(c: RAMConfig) -> None:
-    if not c.data_dir:
-        raise ConfigError("--data-dir is required: a folder with the MNIST IDX gzip files")
-    for name in ("canvas", "glimpse_size", "glimpse_depth", "glimpse_hidden", "locator_hidden",
-                 "image_hidden", "hidden_size", "n_glimpses", "batch_size", "max_epochs",
-                 "max_tries", "valid_size", "saturate_epoch"):  # fmt: skip
-        if not isinstance(getattr(c, name), int) or getattr(c, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer")
-    if c.learning_rate <= 0 or c.location_std <= 0 or c.unit_pixels <= 0:
-        raise ConfigError("--learning-rate, --location-std and --unit-pixels must be positive")
-    if c.optimizer not in ("sgd", "adam"):
-        raise ConfigError(f"--optimizer must be sgd or adam, got {c.optimizer!r}")
-    if c.translated and c.canvas < 28:
-        raise ConfigError(f"--canvas must be at least 28, got {c.canvas}")
+    def clipping(self) -> tuple[str, float]:
+        return "norm", max(self.cutoff_norm, 0.0)
 
 
 def load_ram_checkpoint(path: str | Path) -> dict:
@@ -129,12 +130,13 @@ def _batch(split, index, device):
 
 
 @torch.no_grad()
-def error_rate(model: RecurrentAttentionModel, split, device: str) -> float:
+def error_rate(model: RecurrentAttentionModel, split, device: str, progress: bool = False,
+               desc: str = "evaluating") -> float:  # fmt: skip
     """Classification error in evaluation mode (the locator takes its mean location)."""
     was_training = model.training
     model.eval()
     wrong, n = 0, len(split[1])
-    for start in range(0, n, EVAL_BATCH):
+    for start in _progress.iterate(progress, range(0, n, EVAL_BATCH), -(-n // EVAL_BATCH), desc):
         x, y = _batch(split, np.arange(start, min(start + EVAL_BATCH, n)), device)
         wrong += int((model(x)[0].argmax(1) != y).sum())
     model.train(was_training)
@@ -143,233 +145,114 @@ def error_rate(model: RecurrentAttentionModel, split, device: str) -> float:
 
 def learning_rate(c: RAMConfig, epoch: int) -> float:
     """dp's linear decay: ``lr0`` at epoch 1, minus ``(lr0 - min_lr) / saturate_epoch`` per epoch."""
-    return max(
-        c.min_lr, c.learning_rate + (c.min_lr - c.learning_rate) * (epoch - 1) / c.saturate_epoch
-    )
+    return linear_lr(c.learning_rate, c.min_lr, c.saturate_epoch, epoch)
 
 
-def train_ram(config: RAMConfig, echo: Callable[[str], None] = print) -> dict:
+class RAMTask(Task):
+    """``config``: a :class:`RAMConfig`."""
+
+    command, format, required_keys, kind = "ram", FORMAT, REQUIRED_KEYS, "attention-model"
+    monitor, rate_unit, outputs = "valid_error", "img/s", ("glimpses.png", "errors.png")
+
+    def check(self) -> None:
+        c = self.config
+        if not c.data_dir:
+            raise ConfigError("ram: --data-dir is required: a folder with the MNIST IDX gzip files")
+        if c.translated and c.canvas < 28:
+            raise ConfigError(f"ram: --canvas must be at least 28, got {c.canvas}")
+
+    def data_files(self, config) -> dict[str, list[Path]]:
+        folder = Path(config.data_dir)
+        return {"data_dir": [folder / name for s in ("train", "test") for name in FILES[s]]}
+
+    def setup(self, ckpt) -> str:
+        c = self.config
+        self.show = c.progress and self.procs.is_main
+        with _progress.status(self.show, "loading MNIST"):
+            self.data = load_ram_data(c)
+        n = {s: len(self.data[s][1]) for s in self.data}
+        return (f"{'translated ' if c.translated else ''}MNIST from {c.data_dir}: {n['train']} "
+                f"train, {n['valid']} valid, {n['test']} test")  # fmt: skip
+
+    def build_model(self, device: str):
+        c, self.device = self.config, device
+        self.model_config = c.model_config()
+        model = self.model = RecurrentAttentionModel(**self.model_config).to(device)
+        if c.init_range > 0:
+            for p in model.parameters():
+                torch.nn.init.uniform_(p, -c.init_range, c.init_range)
+        self.criterion = VRClassReward(model, c.reward_scale)
+        return model
+
+    def n_batches(self) -> int:
+        return -(-len(self.data["train"][1]) // self.config.batch_size)
+
+    def batches(self, epoch: int, start: int):
+        c = self.config
+        # the epoch's order depends only on (seed, epoch): resumable mid-epoch
+        generator = torch.Generator().manual_seed(c.seed * 100_003 + epoch)
+        order = torch.randperm(len(self.data["train"][1]), generator=generator).numpy()
+        for b in range(start, self.n_batches()):
+            yield order[b * c.batch_size : (b + 1) * c.batch_size]
+
+    def train_step(self, model, index):
+        share = np.array_split(index, self.procs.world_size)[self.procs.rank]
+        x, y = _batch(self.data["train"], share, self.device)
+        log_probs, baseline = model(x)
+        nll = F.nll_loss(log_probs, y)
+        loss = nll + self.criterion((log_probs, baseline), y)
+        wrong = int((log_probs.argmax(1) != y).sum())
+        return loss, {"nll": nll.item() * len(y), "error": wrong, "n": len(y)}
+
+    def after_update(self, model) -> None:
+        if self.config.max_out_norm > 0:
+            with torch.no_grad():
+                for p in model.parameters():
+                    if p.dim() == 2:  # a Linear weight (out, in): one row per unit
+                        p.renorm_(2, 0, self.config.max_out_norm)
+
+    def batch_items(self, index) -> int:
+        return len(index) // self.procs.world_size
+
+    def evaluate(self, model) -> dict:
+        return {"valid_error": error_rate(model, self.data["valid"], self.device, self.show,
+                                          "validation")}  # fmt: skip
+
+    def describe_epoch(self, r: dict) -> str:
+        return (f"epoch {r['epoch']}: train nll {r['train_nll']:.4f}, train error "
+                f"{r['train_error']:.2%}, valid error {r['valid_error']:.2%} (lr {r['lr']:.4g})")  # fmt: skip
+
+    def final_report(self, model, summary: dict, echo) -> dict:
+        best = summary.get("best_checkpoint")
+        if best and Path(best).is_file():  # the original tested the model of the best epoch
+            model.load_state_dict(load_ram_checkpoint(best)["model"])
+        which = f"best epoch {summary['best_epoch']}" if best else "partly trained, no full epoch"
+        out = {"valid_error": error_rate(model, self.data["valid"], self.device, self.show,
+                                         "validation"),
+               "test_error": error_rate(model, self.data["test"], self.device, self.show, "test")}  # fmt: skip
+        echo(f"final ({which} model): valid error {out['valid_error']:.2%}, "
+             f"test error {out['test_error']:.2%}")  # fmt: skip
+        return out
+
+    def plots(self, model, history: dict, summary: dict) -> list[Path]:
+        c, out_dir = self.config, Path(self.config.out_dir)
+        glimpses = None
+        if model is not None:
+            glimpses = plot_glimpses(model, self.data["test"], out_dir / "glimpses.png", self.device)
+        title = (f"RAM on {'translated ' if c.translated else ''}MNIST: best epoch "
+                 f"{summary['best_epoch']}, test error {summary.get('test_error', float('nan')):.2%}")  # fmt: skip
+        curves = plot_error_curves(history["valid"], out_dir / "errors.png", title)
+        summary["plot"] = str(glimpses) if glimpses else None
+        summary["curves"] = str(curves) if curves else None
+        return [glimpses, curves]
+
+
+def train_ram(config: RAMConfig, echo: Callable[[str], None] = print,
+              given: set[str] | None = None) -> dict:  # fmt: skip
     """Train (or resume) a Recurrent Attention Model as ``config`` says; return a summary dict.
 
     Under ``torchrun`` each process takes its share of every batch's images (with its own
     location samples), ``DistributedDataParallel`` averages the gradients and the first
     process prints and writes the files.
     """
-    return run_in_processes(_train_ram, config, echo)
-
-
-def _train_ram(config: RAMConfig, echo: Callable[[str], None], procs: Processes) -> dict:
-    out_dir = Path(config.out_dir)
-    ckpt_path = out_dir / "checkpoint.pt"
-    ckpt = load_ram_checkpoint(ckpt_path) if config.resume else None
-    if ckpt is not None:  # the stored configuration wins, except how long and where
-        keep = ("data_dir", "max_epochs", "max_tries", "time_budget", "checkpoint_every",
-                "progress", "device")  # fmt: skip
-        stored = RAMConfig(**ckpt["config"])
-        config = dataclasses.replace(stored, **{k: getattr(config, k) for k in keep}, resume=True)
-    _check_config(config)
-    if ckpt is not None:
-        procs.check_checkpoint(ckpt, ckpt_path)
-    data = load_ram_data(config)
-    dev = procs.device if procs.distributed else config.device
-
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
-    random.seed(config.seed)
-    model_config = config.model_config()
-    model = RecurrentAttentionModel(**model_config).to(dev)
-    if config.init_range > 0:
-        for p in model.parameters():
-            torch.nn.init.uniform_(p, -config.init_range, config.init_range)
-    if procs.distributed:  # same initial weights everywhere, different location samples
-        torch.manual_seed(config.seed + procs.rank)
-    params = list(model.parameters())
-    if config.optimizer == "adam":
-        optimizer = torch.optim.Adam(params, lr=config.learning_rate)
-    else:
-        optimizer = torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum,
-                                    dampening=config.momentum)  # fmt: skip
-    criterion = VRClassReward(model, config.reward_scale)
-    state = {"epoch": 1, "batch": 0, "iteration": 0, "elapsed": 0.0, "best_error": 1.0,
-             "best_epoch": 0, "sums": [0.0, 0.0, 0]}  # fmt: skip
-    history: list = []
-    best = {k: v.clone() for k, v in model.state_dict().items()}
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        state, history, best = ckpt["state"], ckpt["history"], ckpt["best"]
-        set_rng_state(ckpt["rng"][procs.rank] if procs.distributed else ckpt["rng"])
-        echo(f"resuming from {ckpt_path}: epoch {state['epoch']}, iteration {state['iteration']}")
-
-    def save() -> None:
-        rngs = procs.gather(rng_state())  # every process calls this
-        if not procs.is_main:
-            return
-        save_atomic(
-            {"format": FORMAT, "model_config": model_config, "model": model.state_dict(),
-             "best": best, "optimizer": optimizer.state_dict(),
-             "config": dataclasses.asdict(config), "state": dict(state), "history": history,
-             "rng": rngs if procs.distributed else rngs[0], "world_size": procs.world_size},
-            ckpt_path,
-        )  # fmt: skip
-
-    n_train = len(data["train"][1])
-    n_batches = -(-n_train // config.batch_size)
-    echo(f"data: {'translated ' if config.translated else ''}MNIST from {config.data_dir}: "
-         f"{n_train} train, {len(data['valid'][1])} valid, {len(data['test'][1])} test")  # fmt: skip
-    echo(f"model: {model_config}, {sum(p.numel() for p in params):,} parameters")
-    progress = _progress(config.progress and procs.is_main, n_batches)
-    trained = procs.wrap(model)  # DistributedDataParallel when several processes
-    start, stop_reason = time.perf_counter() - state["elapsed"], None
-    with _StopRequest() as stop:
-        while state["epoch"] <= config.max_epochs and stop_reason is None:
-            if state["epoch"] - state["best_epoch"] > config.max_tries and state["best_epoch"]:
-                stop_reason = f"no better validation error for {config.max_tries} epochs"
-                break
-            model.train()
-            lr = learning_rate(config, state["epoch"])
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            order = torch.randperm(
-                n_train,
-                generator=torch.Generator().manual_seed(config.seed * 100_003 + state["epoch"]),
-            ).numpy()  # the epoch's order depends only on (seed, epoch): resumable mid-epoch
-            bar = progress(state["epoch"], state["batch"])
-            while state["batch"] < n_batches:
-                b = state["batch"]
-                index = order[b * config.batch_size : (b + 1) * config.batch_size]
-                x, y = _batch(
-                    data["train"], np.array_split(index, procs.world_size)[procs.rank], dev
-                )
-                log_probs, baseline = trained(x)
-                nll = F.nll_loss(log_probs, y)
-                loss = nll + criterion((log_probs, baseline), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.cutoff_norm > 0:
-                    torch.nn.utils.clip_grad_norm_(params, config.cutoff_norm)
-                optimizer.step()
-                if config.max_out_norm > 0:
-                    with torch.no_grad():
-                        for p in params:
-                            if p.dim() == 2:  # a Linear weight (out, in): one row per unit
-                                p.renorm_(2, 0, config.max_out_norm)
-                batch_sums = procs.sum(
-                    [nll.item() * len(y), int((log_probs.argmax(1) != y).sum()), len(y)]
-                )  # the whole batch's, identical in every process
-                sums = state["sums"] = [a + b for a, b in zip(state["sums"], batch_sums)]
-                state["batch"] += 1
-                state["iteration"] += 1
-                state["elapsed"] = time.perf_counter() - start
-                if bar is not None:
-                    bar.set_postfix(nll=f"{sums[0] / sums[2]:.3f}", err=f"{sums[1] / sums[2]:.3f}",
-                                    refresh=False)  # fmt: skip
-                    bar.update(1)
-                if config.checkpoint_every and state["iteration"] % config.checkpoint_every == 0:
-                    save()
-                if stop.signal is not None:
-                    stop_reason = signal.Signals(stop.signal).name
-                elif config.time_budget and state["elapsed"] >= config.time_budget:
-                    stop_reason = "time budget"
-                stop_reason = procs.agree_stop(stop_reason)
-                if stop_reason:
-                    break
-            if bar is not None:
-                bar.close()
-            if stop_reason is None:  # a full epoch: validate, keep the best model, move on
-                valid = error_rate(model, data["valid"], dev)
-                sums = state["sums"]
-                history.append({"epoch": state["epoch"], "train_nll": sums[0] / sums[2],
-                                "train_error": sums[1] / sums[2], "valid_error": valid, "lr": lr})  # fmt: skip
-                mark = ""
-                if valid < state["best_error"] or not state["best_epoch"]:
-                    state["best_error"], state["best_epoch"] = valid, state["epoch"]
-                    best = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                    mark = " (best)"
-                echo(f"epoch {state['epoch']}: train nll {sums[0] / sums[2]:.4f}, train error "
-                     f"{sums[1] / sums[2]:.2%}, valid error {valid:.2%}{mark} (lr {lr:.4g})")  # fmt: skip
-                state.update(epoch=state["epoch"] + 1, batch=0, sums=[0.0, 0.0, 0])
-            save()
-        if stop_reason is None and stop.signal is not None:
-            stop_reason = signal.Signals(stop.signal).name
-        if stop_reason in STOP_REASONS:  # not early stopping, which every process agrees on
-            stop_reason = procs.agree_stop(stop_reason)
-
-    summary = {"iterations": state["iteration"], "epochs_completed": state["epoch"] - 1,
-               "elapsed_s": state["elapsed"], "stopped_by": stop_reason,
-               "checkpoint": str(ckpt_path)}  # fmt: skip
-    if stop_reason in ("SIGINT", "SIGTERM"):
-        echo(
-            f"interrupted ({stop_reason}): checkpoint saved to {ckpt_path}; continue with --resume"
-        )
-        summary["interrupted"] = True
-        return summary
-    if stop_reason:
-        echo(f"stopped: {stop_reason}; checkpoint saved to {ckpt_path}")
-    if state["best_epoch"]:
-        model.load_state_dict(best)  # the original tested the model of the best epoch
-    summary.update(best_epoch=state["best_epoch"],
-                   valid_error=error_rate(model, data["valid"], dev),
-                   test_error=error_rate(model, data["test"], dev))  # fmt: skip
-    which = (
-        f"best epoch {state['best_epoch']}"
-        if state["best_epoch"]
-        else "partly trained, no full epoch"
-    )
-    echo(f"final ({which} model): valid error {summary['valid_error']:.2%}, "
-         f"test error {summary['test_error']:.2%}")  # fmt: skip
-    if not procs.is_main:
-        return summary
-    plot = plot_glimpses(model, data["test"], out_dir / "glimpses.png", dev)
-    title = (f"RAM on {'translated ' if config.translated else ''}MNIST: best epoch "
-             f"{state['best_epoch']}, test error {summary['test_error']:.2%}")  # fmt: skip
-    curves = plot_error_curves(history, out_dir / "errors.png", title)
-    log_path = out_dir / "log.json"
-    log_path.write_text(json.dumps({"config": dataclasses.asdict(config), "model": model_config,
-                                    "summary": summary, "history": history}, indent=1))  # fmt: skip
-    echo(f"wrote {log_path}" + "".join(f", {p}" for p in (plot, curves) if p))
-    summary["plot"] = str(plot) if plot else None
-    summary["curves"] = str(curves) if curves else None
-    return summary
-
-
-@torch.no_grad()
-def plot_glimpses(model: RecurrentAttentionModel, split, path, device="cpu", n: int = 6):
-    """The first ``n`` images of ``split`` with the glimpse trajectory; ``None`` without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.patches import Rectangle
-    except ImportError:
-        return None
-    n = min(n, len(split[1]))
-    model.eval()
-    x, y = _batch(split, np.arange(n), device)
-    pred = model(x)[0].argmax(1).cpu()
-    locs = model.glimpse_locations().cpu().double()  # (T, n, 2) as (y, x)
-    glimpse, size = model.glimpse_network.glimpse, x.size(-1)
-    g0 = glimpse.patch_sizes[0]
-    pad = (g0 - 1) // 2
-    room = size + 2 * pad - g0
-    centre = (torch.floor(((locs + 1) / 2 * room).clamp(0, room)) - pad + (g0 - 1) / 2).numpy()
-    fig, axes = plt.subplots(1, n, figsize=(2.2 * n, 2.6), squeeze=False)
-    for i, ax in enumerate(axes[0]):
-        ax.imshow(x[i, 0].cpu().numpy(), cmap="gray")
-        cy, cx = centre[:, i, 0], centre[:, i, 1]
-        ax.plot(cx, cy, "-", color="tab:orange", lw=1)
-        ax.scatter(cx, cy, c=range(len(cx)), cmap="autumn", s=12, zorder=3)
-        for g in glimpse.patch_sizes:  # the patches of the last glimpse
-            ax.add_patch(Rectangle((cx[-1] - g / 2, cy[-1] - g / 2), g, g, fill=False, ec="cyan"))
-        ax.set_xlim(-0.5, size - 0.5)
-        ax.set_ylim(size - 0.5, -0.5)
-        ax.set_title(f"label {int(y[i])}, pred {int(pred[i])}", fontsize=8)
-        ax.axis("off")
-    fig.suptitle("glimpse centres (first red → last yellow; cyan: last glimpse)", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return Trainer(RAMTask(config), echo, given).fit()

@@ -141,7 +141,7 @@ def test_sample_refuses_unknown_characters_without_unk(tmp_path, capsys):
     [
         (
             ["preprocess", "--min-count", "0"],
-            "preprocess: --min-count must be an integer >= 1, got 0",
+            "preprocess: --min-count must be a positive integer, got 0",
         ),
         (
             ["preprocess", "--level", "word", "--max-vocab", "2"],
@@ -149,13 +149,13 @@ def test_sample_refuses_unknown_characters_without_unk(tmp_path, capsys):
         ),
         (
             ["preprocess", "--valid-frac", "1.5"],
-            "preprocess: --valid-frac must be in [0, 1), got 1.5",
+            "preprocess: --valid-frac must be a number in [0, 1), got 1.5",
         ),
         (
             ["preprocess", "--min-count", "100000"],
             "preprocess: no token is left in the char vocabulary",
         ),
-        (["train", "--min-count", "-1"], "train: --min-count must be an integer >= 1, got -1"),
+        (["train", "--min-count", "-1"], "train: --min-count must be a positive integer, got -1"),
         (
             ["train", "--valid-frac", "0.5", "--test-frac", "0.5"],
             "train: --valid-frac + --test-frac",

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from rnnkit.cli import ram
+from rnnkit.cli.config import config_from_args, given_flags
 from rnnkit.data.errors import DataError
 from rnnkit.data.mnist import FILES, write_idx
 from rnnkit.training.ram_trainer import RAMConfig
@@ -32,11 +33,13 @@ def write_mnist(folder, n_train=12, n_test=4):
 
 def test_flags_cover_the_config_with_the_original_defaults(tmp_path):
     args = parse(["--data-dir", "d"])
-    config = RAMConfig(**{k: v for k, v in vars(args).items() if k not in ("command", "run")})
+    config = config_from_args(RAMConfig, args)
     assert config == RAMConfig(data_dir="d")
     assert (config.learning_rate, config.min_lr, config.saturate_epoch) == (0.01, 1e-5, 800)
     assert (config.momentum, config.batch_size, config.n_glimpses) == (0.9, 20, 7)
     assert parse(["--data-dir", "d", "--translated", "--lstm"]).translated is True
+    assert given_flags(parse(["--data-dir", "d", "--max-tries", "5"])) == {"data_dir", "early_stop"}
+    assert parse(["--data-dir", "d", "--max-tries", "5"]).early_stop == 5  # the original's name
 
 
 def test_data_dir_is_required(capsys):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.training import lm_trainer
+from rnnkit.training import lm_task, lm_trainer, trainer
 from rnnkit.training.checkpoint import CheckpointError, load_checkpoint
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.lm_trainer import train_language_model
@@ -54,7 +54,7 @@ def history(out_dir):
 
 
 def train_losses(out_dir):
-    return [list(pair) for pair in history(out_dir)["train"]]
+    return [(r["iteration"], r["loss"]) for r in history(out_dir)["train"]]
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +88,13 @@ def test_summary_has_valid_and_test_metrics(straight_run):
         assert m["perplexity"] == pytest.approx(math.exp(m["loss"]))
         assert m["bits_per_char"] == pytest.approx(m["loss"] / math.log(2))
     assert isinstance(summary["sample"], str) and len(summary["sample"]) == 10
-    valid = [v["loss"] for v in history(straight_run[0])["valid"]]
+    valid = [v["valid_loss"] for v in history(straight_run[0])["valid"]]
     assert valid[1] < valid[0]  # it learns
 
 
 def test_checkpoint_holds_everything_to_continue(straight_run):
     ckpt = load_checkpoint(straight_run[0] / "checkpoint.pt")
-    assert ckpt["state"]["epoch"] == 3 and ckpt["state"]["chunk"] == 0
+    assert ckpt["state"]["epoch"] == 3 and ckpt["state"]["batch"] == 0
     assert ckpt["state"]["iteration"] == 50
     assert ckpt["model_config"]["vocab_size"] == len(ckpt["vocab"]["tokens"])
     assert {"optimizer", "rng", "carried", "history"} <= set(ckpt)
@@ -119,8 +119,8 @@ def test_resume_mid_epoch_after_time_budget_matches(straight_run, text_file, tmp
             config(text_file, tmp_path, time_budget=1e-9, resume=step > 1), echo=quiet
         )
         assert summary["stopped_by"] == "time budget"
-        assert load_checkpoint(tmp_path / "checkpoint.pt")["state"]["chunk"] == step
-    train_language_model(config(text_file, tmp_path, resume=True), echo=quiet)
+        assert load_checkpoint(tmp_path / "checkpoint.pt")["state"]["batch"] == step
+    train_language_model(config(text_file, tmp_path, resume=True, time_budget=0), echo=quiet)
     assert train_losses(tmp_path) == train_losses(straight_run[0])
 
 
@@ -128,7 +128,7 @@ def test_checkpoint_every_saves_mid_epoch_and_resumes_exactly(
     straight_run, text_file, tmp_path, monkeypatch
 ):
     saves = []
-    real_save = lm_trainer.save_atomic
+    real_save = trainer.save_atomic
 
     def recording_save(obj, path):
         real_save(obj, path)
@@ -136,10 +136,10 @@ def test_checkpoint_every_saves_mid_epoch_and_resumes_exactly(
         if obj["state"]["iteration"] == 35:  # mid-way through epoch 2
             shutil.copy(path, tmp_path / "at35.pt")
 
-    monkeypatch.setattr(lm_trainer, "save_atomic", recording_save)
+    monkeypatch.setattr(trainer, "save_atomic", recording_save)
     train_language_model(config(text_file, tmp_path / "a", checkpoint_every=7), echo=quiet)
     monkeypatch.undo()
-    its = [(s["iteration"], s["epoch"], s["chunk"]) for s in saves]
+    its = [(s["iteration"], s["epoch"], s["batch"]) for s in saves]
     assert its == [(7, 1, 7), (14, 1, 14), (21, 1, 21), (25, 2, 0), (28, 2, 3), (35, 2, 10)] + [
         (42, 2, 17),
         (49, 2, 24),
@@ -154,13 +154,26 @@ def test_checkpoint_every_saves_mid_epoch_and_resumes_exactly(
     assert train_losses(tmp_path / "b") == train_losses(straight_run[0])
 
 
-def test_resume_keeps_the_stored_configuration(straight_run, text_file, tmp_path):
+def test_resume_refuses_flags_that_fix_the_run_and_applies_the_others(text_file, tmp_path):
     train_language_model(config(text_file, tmp_path, max_epochs=1), echo=quiet)
-    # a different seed or learning rate on the command line must not change the run
-    train_language_model(
-        config(text_file, tmp_path, resume=True, seed=99, learning_rate=0.1), echo=quiet
-    )
-    assert train_losses(tmp_path) == train_losses(straight_run[0])
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    for flag, value in (("seed", 99), ("rnn_size", 512), ("level", "word"), ("batch_size", 8)):
+        with pytest.raises(lm_trainer.ConfigError) as info:
+            train_language_model(config(text_file, tmp_path, resume=True, **{flag: value}),
+                                 echo=quiet)  # fmt: skip
+        message = str(info.value)
+        assert message.startswith(f"train: --{flag.replace('_', '-')} {value} differs from")
+        assert "\n" not in message and "cannot change on --resume" in message
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before  # nothing written
+    # the same value as stored is no change; a new learning rate applies from now on
+    summary = train_language_model(
+        config(text_file, tmp_path, resume=True, seed=0, learning_rate=0.1, lr_decay_start=9,
+               max_epochs=2), echo=quiet)  # fmt: skip
+    assert summary["epochs_completed"] == 2
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert [v["lr"] for v in ckpt["history"]["valid"]] == [0.002, 0.1]
+    assert {r["lr"] for r in ckpt["history"]["train"][25:]} == {0.1}
+    assert ckpt["config"]["learning_rate"] == 0.1 and ckpt["config"]["max_epochs"] == 2
 
 
 def test_time_budget_stops_early_and_still_saves(text_file, tmp_path):
@@ -223,14 +236,14 @@ def test_short_validation_split_fails_up_front_or_not_at_all(tmp_path, monkeypat
     data = tmp_path / "text.txt"
     data.write_text(word_text(34))  # ~1,000 chars: 900 to train on, only ~50 to validate
     steps = []
-    real_build = lm_trainer.build_model
+    real_build = lm_task.build_model
 
     def counting_build(*args, **kwargs):
         model = real_build(*args, **kwargs)
         model.register_forward_hook(lambda m, i, o: steps.append(1) if m.training else None)
         return model
 
-    monkeypatch.setattr(lm_trainer, "build_model", counting_build)
+    monkeypatch.setattr(lm_task, "build_model", counting_build)
     try:
         summary = train_language_model(config(data, tmp_path / "out", max_epochs=1), echo=quiet)
     except (lm_trainer.ConfigError, ValueError):

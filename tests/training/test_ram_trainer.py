@@ -52,8 +52,10 @@ def test_trains_validates_tests_and_plots(tmp_path):
     assert 0 <= summary["test_error"] <= 1 and summary["best_epoch"] in (1, 2)
     run = tmp_path / "run"
     log = json.loads((run / "log.json").read_text())
-    assert [h["epoch"] for h in log["history"]] == [1, 2]
-    assert log["history"][1]["lr"] < log["history"][0]["lr"]
+    epochs = log["history"]["valid"]
+    assert [h["epoch"] for h in epochs] == [1, 2]
+    assert epochs[1]["lr"] < epochs[0]["lr"]
+    assert {"train_nll", "train_error", "valid_error"} <= set(epochs[0])
     assert (run / "glimpses.png").read_bytes()[:4] == b"\x89PNG"
     assert (run / "errors.png").read_bytes()[:4] == b"\x89PNG"
     assert summary["curves"] == str(run / "errors.png")
@@ -67,8 +69,11 @@ def test_resume_mid_epoch_is_exact(tmp_path):
     first = train_ram(tiny(tmp_path, out_dir=str(tmp_path / "b"), time_budget=1e-9),
                       echo=lambda s: None)  # fmt: skip
     assert first["stopped_by"] == "time budget" and first["iterations"] == 1
-    # stored settings win: a different hidden size on the command line is ignored
-    resumed = train_ram(tiny(tmp_path, out_dir=str(tmp_path / "b"), resume=True, hidden_size=99),
+    # the model's shape cannot change on resume: refused, naming the flag
+    with pytest.raises(ConfigError, match="--hidden-size 99 differs from this run's 16"):
+        train_ram(tiny(tmp_path, out_dir=str(tmp_path / "b"), resume=True, hidden_size=99),
+                  echo=lambda s: None)  # fmt: skip
+    resumed = train_ram(tiny(tmp_path, out_dir=str(tmp_path / "b"), resume=True, time_budget=0),
                         echo=lambda s: None)  # fmt: skip
     assert resumed["iterations"] == whole["iterations"]
     assert resumed["test_error"] == whole["test_error"]
@@ -85,7 +90,7 @@ def test_adam_optimizer_is_used_and_resumed(tmp_path):
     assert all("exp_avg_sq" in s for s in state.values())  # Adam's moments, not SGD's buffer
     train_ram(tiny(tmp_path, out_dir=str(tmp_path / "b"), optimizer="adam", learning_rate=1e-3,
                    time_budget=1e-9), echo=lambda s: None)  # fmt: skip
-    resumed = train_ram(tiny(tmp_path, out_dir=str(tmp_path / "b"), resume=True),
+    resumed = train_ram(tiny(tmp_path, out_dir=str(tmp_path / "b"), resume=True, time_budget=0),
                         echo=lambda s: None)  # fmt: skip
     assert resumed["test_error"] == whole["test_error"]
     a = load_ram_checkpoint(tmp_path / "a" / "checkpoint.pt")["model"]
@@ -124,7 +129,7 @@ def test_data_and_config_errors(tmp_path):
         train_ram(tiny(tmp_path, valid_size=24), echo=lambda s: None)
     with pytest.raises(ConfigError, match="--data-dir is required"):
         train_ram(RAMConfig(), echo=lambda s: None)
-    with pytest.raises(ConfigError, match="--optimizer must be sgd or adam"):
+    with pytest.raises(ConfigError, match="--optimizer must be one of sgd, adam, got 'rmsprop'"):
         train_ram(tiny(tmp_path, optimizer="rmsprop"), echo=lambda s: None)
     with pytest.raises(ConfigError, match="--batch-size must be a positive integer"):
         train_ram(tiny(tmp_path, batch_size=0), echo=lambda s: None)

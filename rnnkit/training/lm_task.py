@@ -1,0 +1,212 @@
+"""Language-model training as a task: truncated BPTT over contiguous streams, as in torch-rnn.
+
+The training tokens are cut into ``batch_size`` streams; each batch is the next
+``seq_length`` tokens of every stream, and the recurrent state carried from one batch to
+the next (detached) is that of the text just before it; it is reset at each epoch. Under
+``torchrun`` each process trains its share of the streams and carries their state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .. import _nest
+from ..data import BPTTBatcher, DataError, Vocab
+from ..models.language_model import LanguageModel
+from ..nce.criterion import NCECriterion
+from . import progress as _progress
+from .checkpoint import FORMAT, REQUIRED_KEYS, CheckpointError
+from .checks import ConfigError
+from .lm_data import check_fractions, check_vocab_options, load_lm_data
+from .lm_eval import describe, evaluate_split, metrics
+from .plots import plot_loss_curves
+from .task import Task
+
+DEFAULT_CORPUS_BUDGET_S = 180.0
+PREPARED_FILES = ("meta.json", "vocab.json", "train.npy", "valid.npy", "test.npy")
+PTB_FILES = ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt")
+
+
+def build_model(model_config: dict, device: str) -> LanguageModel:
+    return LanguageModel(**model_config).to(device)
+
+
+# The recurrent state a model carries between batches: the only two calls of its API.
+def get_carried(model: LanguageModel):
+    return _nest.detach(model.get_state())
+
+
+def set_carried(model: LanguageModel, state) -> None:
+    model.set_state(state)
+
+
+def _from_legacy_state(states):
+    """Checkpoints before the one state API held per layer a list of ``(1, N, H)`` tensors."""
+
+    def layer(state):
+        if isinstance(state, list) and all(
+            isinstance(t, torch.Tensor) and t.dim() == 3 for t in state
+        ):
+            squeezed = tuple(t.squeeze(0) for t in state)
+            return squeezed if len(squeezed) > 1 else squeezed[0]
+        return state
+
+    return tuple(layer(s) for s in states)
+
+
+class LanguageModelTask(Task):
+    """``config``: a :class:`~rnnkit.training.config.TrainConfig`."""
+
+    command, format, required_keys, kind = "train", FORMAT, REQUIRED_KEYS, "language-model"
+    monitor, rate_unit, outputs = "valid_loss", "tok/s", ("loss.png",)
+
+    def check(self) -> None:
+        c, cmd = self.config, self.command
+        check_vocab_options(cmd, c.level, c.min_count, c.max_vocab)
+        check_fractions(cmd, c.valid_frac, c.test_frac)
+        if c.data and c.data_dir:
+            raise ConfigError(f"{cmd}: give either --data or --data-dir, not both")
+        world = self.procs.world_size if self.procs is not None else 1
+        if c.batch_size % world:
+            raise ConfigError(
+                f"{cmd}: --batch-size {c.batch_size} must be a multiple of the {world} "
+                "processes (each trains on an equal share of the streams)"
+            )
+
+    def data_files(self, config) -> dict[str, list[Path]]:
+        if config.data:
+            return {"data": [Path(config.data)]}
+        if config.data_dir:
+            folder = Path(config.data_dir)
+            names = PTB_FILES if (folder / PTB_FILES[0]).is_file() else PREPARED_FILES
+            return {"data_dir": [folder / n for n in names]}
+        return {}
+
+    def time_budget(self) -> float:
+        c = self.config
+        if c.time_budget is None:
+            return DEFAULT_CORPUS_BUDGET_S if not (c.data or c.data_dir) else 0.0
+        return c.time_budget
+
+    def setup(self, ckpt: dict | None) -> str:
+        c, procs = self.config, self.procs
+        show = c.progress and procs.is_main
+        out_dir = Path(c.out_dir)
+        # A --data file is prepared into out_dir/corpus (by the first process), staged until the
+        # checks below pass, so that a run refused here leaves out_dir as it was.
+        with _progress.status(show and not c.data, "reading the data"):
+            data = load_lm_data(c, cache=out_dir / "corpus", write_cache=procs.is_main,
+                                progress=show)  # fmt: skip
+        try:
+            if ckpt is not None and Vocab.from_dict(ckpt["vocab"]) != data.vocab:
+                raise CheckpointError(
+                    f"checkpoint {out_dir / 'checkpoint.pt'} was trained on another vocabulary "
+                    "than this data (checkpoints of rnnkit before <unk> and --min-count cannot "
+                    "resume on --data: start a new run)"
+                )
+            try:
+                self.batcher = BPTTBatcher(data.splits["train"], c.batch_size, c.seq_length)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
+            for split in ("valid", "test"):
+                if len(data.splits.get(split, ())) < 2:
+                    raise DataError(
+                        f"the {split} split is too small to evaluate (fewer than 2 tokens)"
+                    )
+        except BaseException:
+            data.discard()
+            raise
+        data.commit()
+        self.data, self.vocab = data, data.vocab
+        self.columns = procs.shard(c.batch_size)
+        self.nce_loss = NCECriterion()
+        return data.description
+
+    def build_model(self, device: str) -> LanguageModel:
+        c = self.config
+        self.device = device
+        self.model_config = {"vocab_size": len(self.vocab),
+                             **{k: getattr(c, k) for k in c.model_config_keys()}}  # fmt: skip
+        model = self.model = build_model(self.model_config, device)
+        if c.init_range > 0:
+            for p in model.parameters():
+                torch.nn.init.uniform_(p, -c.init_range, c.init_range)
+        if c.nce_k:  # as the original: NCE's own init (bias -log V) after the uniform one
+            model.decoder.reset_parameters()
+            model.decoder.set_unigrams(self.data.train_counts())
+        model.vocab = self.vocab
+        return model
+
+    def n_batches(self) -> int:
+        return len(self.batcher)
+
+    def batches(self, epoch: int, start: int):
+        return self.batcher.iter_from(start)
+
+    def start_epoch(self, model, epoch: int, start: int) -> None:
+        model.train()
+        if start == 0:
+            model.forget()
+
+    def train_step(self, model, batch):
+        inputs, targets = batch
+        inputs = inputs[:, self.columns].to(self.device)
+        targets = targets[:, self.columns].to(self.device)
+        if self.config.skip_nonfinite:  # a skipped batch must not leave a NaN state behind
+            self._before = get_carried(self.model)
+        if self.config.nce_k:
+            return self.nce_loss(model(inputs, targets)), {}
+        logits = model(inputs)
+        return F.cross_entropy(logits.flatten(0, 1), targets.flatten()), {}
+
+    def undo_step(self, model) -> None:
+        set_carried(self.model, self._before)
+
+    def batch_items(self, batch) -> int:
+        return batch[0][:, self.columns].numel()
+
+    def score(self, split: str) -> dict:
+        c = self.config
+        result = evaluate_split(
+            self.model, self.data.splits[split], c.eval_batch_size or c.batch_size, c.seq_length,
+            self.device, self.vocab.unk_index, progress=c.progress and self.procs.is_main,
+            desc=f"{'validation' if split == 'valid' else split} split",
+        )  # fmt: skip
+        return metrics(result, self.vocab.level)
+
+    def evaluate(self, model) -> dict:
+        return {f"valid_{k}": v for k, v in self.score("valid").items()}
+
+    def describe_epoch(self, record: dict) -> str:
+        valid = {k.removeprefix("valid_"): v for k, v in record.items() if k.startswith("valid_")}
+        return f"epoch {record['epoch']}: validation {describe(valid)} (lr {record['lr']:.4g})"
+
+    def state_entries(self, model) -> dict:
+        carried = self.procs.gather(get_carried(model))  # every process's own streams
+        return {"vocab": self.vocab.to_dict(),
+                "carried": carried if self.procs.distributed else carried[0]}  # fmt: skip
+
+    def restore(self, model, ckpt: dict) -> None:
+        carried = ckpt["carried"][self.procs.rank] if self.procs.distributed else ckpt["carried"]
+        # the checkpoint holds CPU tensors: the carried state goes where the model is
+        set_carried(model, _from_legacy_state(_nest.map_tensors(lambda t: t.to(self.device), carried)))
+
+    def final_report(self, model, summary: dict, echo) -> dict:
+        c = self.config
+        valid, test = self.score("valid"), self.score("test")
+        echo(f"final validation {describe(valid)}")
+        echo(f"final test {describe(test)}")
+        tokens = summary["iterations"] * c.batch_size * c.seq_length
+        out = {"valid": valid, "test": test, "tokens_per_s": tokens / max(summary["elapsed_s"], 1e-9)}
+        if c.sample_length > 0 and self.procs.is_main:
+            out["sample"] = model.sample(c.sample_length, temperature=c.temperature)
+            echo(f"--- sample (temperature {c.temperature}) ---\n{out['sample']}\n---")
+        return out
+
+    def plots(self, model, history: dict, summary: dict) -> list[Path]:
+        label = "train NCE loss" if self.config.nce_k else "train"
+        return [plot_loss_curves(history, Path(self.config.out_dir) / "loss.png",
+                                 title=self.data.description[:80], train_label=label)]  # fmt: skip
