@@ -18,6 +18,7 @@ import argparse
 import re
 import signal
 import sys
+from collections.abc import Callable
 
 EXIT_ERROR, EXIT_NONFINITE, EXIT_INTERRUPTED = 2, 3, 130
 
@@ -36,7 +37,7 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str):
         found = re.match(r"argument [^:]+: (--\S+ .*)", message)
         message = found.group(1) if found else message
-        command = self.prog.split()[-1] if " " in self.prog else None
+        command = self.prog.split()[-1] if self.prog != "rnnkit" else None
         raise UsageError(f"{command}: {message}" if command else message)
 
 
@@ -59,13 +60,15 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
-    # Imports happen inside, so that Ctrl-C while they load ends like any other interrupt.
+def guarded(work: Callable[[], int]) -> int:
+    """Run ``work()`` under the command line's rules: expected errors are one line and exit
+    status 2, Ctrl-C and SIGTERM exit 130 without a traceback. Returns the exit status."""
     try:
         old = signal.signal(signal.SIGTERM, _interrupt)
     except ValueError:  # not the main thread
         old = None
     try:
+        # Imports happen in here, so that Ctrl-C while they load ends like any other interrupt.
         from ..data import DataError
         from ..training.checkpoint import CheckpointError
         from ..training.checks import ConfigError
@@ -73,9 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         expected = (DataError, ConfigError, CheckpointError, UsageError, FileNotFoundError,
                     IsADirectoryError, NotADirectoryError, PermissionError)  # fmt: skip
         try:
-            args = build_parser().parse_args(argv)
-            return int(args.run(args) or 0)
-        except SystemExit as e:  # --help, --version
+            return int(work() or 0)
+        except SystemExit as e:  # --help
             return e.code if isinstance(e.code, int) else (0 if e.code is None else EXIT_ERROR)
         except expected as e:
             print(f"rnnkit: error: {e}", file=sys.stderr)
@@ -86,3 +88,31 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if old is not None:
             signal.signal(signal.SIGTERM, old)
+
+
+def main(argv: list[str] | None = None) -> int:
+    def work() -> int:
+        args = build_parser().parse_args(argv)
+        return args.run(args)
+
+    return guarded(work)
+
+
+def task_main(config_cls, task_cls, argv: list[str] | None = None, *, prog: str,
+              description: str = "") -> int:  # fmt: skip
+    """A whole command line for any task: flags from ``config_cls``, checked as parsed, then
+    ``Trainer(task_cls(config)).fit()``, with the exit statuses of ``rnnkit train``."""
+
+    def work() -> int:
+        from ..training.trainer import Trainer
+        from .config import add_config_flags, config_from_args, given_flags
+        from .train import exit_status
+
+        parser = Parser(prog=prog, description=description,
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
+        add_config_flags(parser, config_cls)
+        args = parser.parse_args(argv)
+        task = task_cls(config_from_args(config_cls, args))
+        return exit_status(Trainer(task, given=given_flags(args)).fit())
+
+    return guarded(work)

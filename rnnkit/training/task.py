@@ -104,7 +104,8 @@ class Task:
 
     def describe_epoch(self, record: dict) -> str:
         """The line printed after an epoch (``record``: the epoch's history entry)."""
-        return f"epoch {record['epoch']}: validation {self.monitor} {record[self.monitor]:.4f}"
+        return (f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, {self.monitor} "
+                f"{record[self.monitor]:.4g} (lr {record['lr']:.4g})")  # fmt: skip
 
     def state_entries(self, model: nn.Module) -> dict[str, Any]:
         """What else a checkpoint holds (called in every process: it may gather)."""

@@ -278,6 +278,7 @@ class Trainer:
             self.echo(nonfinite_line(task.command, st["iteration"], getattr(self, "bad", None),
                                      self.path, self.saved_at, c.skip_nonfinite))  # fmt: skip
             summary["checkpoint"] = str(self.path) if self.saved_at is not None else None
+            summary["nonfinite_iteration"] = st["iteration"]
         elif st["best_epoch"]:
             self.echo(f"best {task.monitor} {st['best']:.4f} at epoch {st['best_epoch']}: "
                       f"{summary['best_checkpoint']}")  # fmt: skip
