@@ -92,7 +92,9 @@ def guarded(work: Callable[[], int]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     def work() -> int:
-        args = build_parser().parse_args(argv)
+        args, extra = build_parser().parse_known_args(argv)
+        if extra:
+            raise UsageError(f"{args.command}: unrecognized arguments: {' '.join(extra)}")
         return args.run(args)
 
     return guarded(work)
