@@ -1,4 +1,5 @@
-# make run   — the main job: a character LSTM on the embedded corpus (no download, no data argument)
+# make run   — the main job: a character LSTM on the embedded corpus (no download, no data argument;
+#              it replaces the previous main job in runs/lm)
 # make test  — the whole test suite (lint, unit tests, doctests)
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.installed
-	$(PY) -m rnnkit train
+	$(PY) -m rnnkit train --overwrite
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -121,3 +121,30 @@ def test_issue_11_an_existing_run_is_never_replaced_silently(run, tmp_path, caps
     assert main(argv + TINY + ["--overwrite", "--time-budget", "1e-9"]) == 0
     assert "best.pt" not in os.listdir(out)
     assert {"checkpoint.pt", "log.json", "train.csv"} <= set(os.listdir(out))
+
+
+def test_the_resume_table_of_the_docs_is_the_options_rules():
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    from rnnkit.training.config import TrainConfig
+    from rnnkit.training.loop_config import resume_rule
+    from rnnkit.training.ram_trainer import RAMConfig
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    rows = [line for line in doc.splitlines() if line.startswith("| ")
+            and ("may change" in line or "compared by content" in line or "refused when" in line)]  # fmt: skip
+
+    def rule_sets(cls):
+        out: dict = {}
+        for f in dataclasses.fields(cls):
+            out.setdefault(resume_rule(f), set()).add("--" + f.name.replace("_", "-"))
+        return out
+
+    cells = [[set(re.findall(r"`(--[a-z-]+)`", c)) for c in row.split("|")[2:4]] for row in rows]
+    train, ram = rule_sets(TrainConfig), rule_sets(RAMConfig)
+    assert [c[0] for c in cells] == [train["applies"], train["data"], train["fixed"]]
+    ram_flags = set().union(*ram.values())
+    assert ram["applies"] == (train["applies"] & ram_flags) | cells[0][1]
+    assert ram["data"] == cells[1][1]

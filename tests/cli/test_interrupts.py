@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from rnnkit.training.lm_trainer import train_language_model
-
 from tests.training.test_lm_trainer import config, quiet, train_losses, word_text
 
 REPO = Path(__file__).resolve().parents[2]
