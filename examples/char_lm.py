@@ -29,10 +29,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--max-epochs", type=int, default=20)
     parser.add_argument("--time-budget", type=float, default=1500, help="seconds (0: none)")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run in --out-dir")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
     config = TrainConfig(
-        data=args.data, level="char", out_dir=args.out_dir, resume=args.resume,
+        data=args.data, level="char", out_dir=args.out_dir, resume=args.resume, overwrite=args.overwrite,
         progress=args.progress, model_type="lstm", wordvec_size=64, rnn_size=args.rnn_size,
         num_layers=args.num_layers, dropout=args.dropout, seq_length=100, batch_size=32,
         optimizer="adam", learning_rate=2e-3, lr_decay_start=4, lr_decay_every=2,

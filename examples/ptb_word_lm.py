@@ -30,10 +30,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--out-dir", default="runs/ptb_small")
     parser.add_argument("--max-epochs", type=int, default=13)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run in --out-dir")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
     config = TrainConfig(
-        data_dir=args.data_dir, out_dir=args.out_dir, resume=args.resume, progress=args.progress,
+        data_dir=args.data_dir, out_dir=args.out_dir, resume=args.resume, overwrite=args.overwrite, progress=args.progress,
         model_type="lstm", wordvec_size=200, rnn_size=200, num_layers=2, dropout=0.0,
         init_range=0.1, seq_length=20, batch_size=20, eval_batch_size=1,
         optimizer="sgd", learning_rate=20.0, lr_decay_start=4, lr_decay_every=1,

@@ -11,6 +11,7 @@ import argparse
 from ..data import build_corpus
 from ..training.checks import FRACTION, POSITIVE_INT
 from ..training.lm_data import TEXT_MIN_COUNT, check_fractions, check_vocab_options
+from ..training.outdir import check_writable_dir
 from .config import checked
 
 
@@ -38,6 +39,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     command = "preprocess"
+    check_writable_dir(command, "--output-dir", args.output_dir)
     check_vocab_options(command, args.level, args.min_count, args.max_vocab)
     check_fractions(command, args.valid_frac, args.test_frac)
     corpus = build_corpus(

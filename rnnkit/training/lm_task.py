@@ -196,8 +196,9 @@ class LanguageModelTask(Task):
 
     def final_report(self, model, summary: dict, echo) -> dict:
         c = self.config
-        valid, test = self.score("valid"), self.score("test")
+        valid = self.score("valid")
         echo(f"final validation {describe(valid)}")
+        test = self.score("test")
         echo(f"final test {describe(test)}")
         tokens = summary["iterations"] * c.batch_size * c.seq_length
         out = {"valid": valid, "test": test, "tokens_per_s": tokens / max(summary["elapsed_s"], 1e-9)}
