@@ -42,7 +42,7 @@ def stored_dict(config) -> dict:
     """``config`` as a checkpoint stores it: a dict, data paths resolved (found, not typed)."""
     stored = dataclasses.asdict(config)
     for f in dataclasses.fields(config):
-        if resume_rule(f) == "data" and stored[f.name] is not None:
+        if (resume_rule(f) == "data" or f.metadata.get("path")) and stored[f.name] is not None:
             stored[f.name] = resolved(stored[f.name])
     return stored
 
