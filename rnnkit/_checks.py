@@ -139,3 +139,39 @@ def named_errors(module: str) -> Iterator[None]:
         if not _NAMED.match(message) or message.startswith(f"{module}:"):
             raise
         raise type(e)(f"{module}: {message}").with_traceback(e.__traceback__) from None
+
+
+def describe_value(value) -> str:
+    """``(3, 4) float32`` for a tensor, ``((3, 4) float32, (3,) int64)`` for a tuple of them."""
+    if isinstance(value, torch.Tensor):
+        return f"{describe_shape(tuple(value.shape))} {str(value.dtype).replace('torch.', '')}"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(describe_value(v) for v in value) + ")"
+    return type(value).__name__
+
+
+@contextlib.contextmanager
+def user_errors(module: str, what: str, received) -> Iterator[None]:
+    """Name ``module`` in any error raised by a module the user gave it (``what``).
+
+    A wrapper (``Recursor``, ``Recurrence``, ``MaskZero``, a criterion decorator …) cannot know
+    what its user's module accepts, so an error from inside it — PyTorch's own included —
+    is re-raised as ``TypeError``/``ValueError`` naming the wrapper, what it called, and what
+    that received, with the original message (and the original error as its cause).
+    """
+    try:
+        yield
+    except (RuntimeError, IndexError, TypeError, ValueError, AttributeError) as e:
+        message = str(e)
+        if _NAMED.match(message):
+            if message.startswith(f"{module}:"):
+                raise
+            raise (
+                type(e)(f"{module}: {message}")
+                if isinstance(e, (TypeError, ValueError))
+                else ValueError(f"{module}: {message}")
+            ) from e
+        kind = TypeError if isinstance(e, (TypeError, AttributeError)) else ValueError
+        raise kind(
+            f"{module}: {what} failed on {describe_value(received)}: {type(e).__name__}: {message}"
+        ) from e

@@ -12,6 +12,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._checks import describe_value, expect_tensor, user_errors
+
 
 def _unpack(name: str, inputs: tuple) -> tuple:
     if len(inputs) == 1 and isinstance(inputs[0], (tuple, list)):
@@ -21,11 +23,17 @@ def _unpack(name: str, inputs: tuple) -> tuple:
     return inputs
 
 
+def _tensors(name: str, inputs: tuple) -> tuple:
+    for i, x in enumerate(inputs):
+        expect_tensor(name, x, f"input {i}")
+    return inputs
+
+
 class CAddTable(nn.Module):
     """Element-wise sum of its inputs: ``CAddTable()(a, b) == a + b``."""
 
     def forward(self, *inputs) -> torch.Tensor:
-        inputs = _unpack("CAddTable", inputs)
+        inputs = _tensors("CAddTable", _unpack("CAddTable", inputs))
         out = inputs[0]
         for x in inputs[1:]:
             if x.shape != out.shape:
@@ -44,7 +52,24 @@ class JoinTable(nn.Module):
         self.dim = dim
 
     def forward(self, *inputs) -> torch.Tensor:
-        return torch.cat(_unpack("JoinTable", inputs), self.dim)
+        inputs = _tensors("JoinTable", _unpack("JoinTable", inputs))
+        ranks = {x.dim() for x in inputs}
+        dim = self.dim % inputs[0].dim() if inputs[0].dim() else None
+        same = (
+            len(ranks) == 1
+            and dim is not None
+            and all(
+                x.shape[:dim] + x.shape[dim + 1 :]
+                == inputs[0].shape[:dim] + inputs[0].shape[dim + 1 :]
+                for x in inputs
+            )
+        )
+        if not same:
+            raise ValueError(
+                f"JoinTable: expected inputs of one rank whose sizes agree except along dim "
+                f"{self.dim}, got {describe_value(inputs)}"
+            )
+        return torch.cat(inputs, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -87,5 +112,6 @@ class ParallelTable(nn.Module):
             raise ValueError(
                 f"ParallelTable: expected {len(self.branches)} inputs, got {len(inputs)}"
             )
-        outputs = tuple(m(x) for m, x in zip(self.branches, inputs))
-        return outputs if self.merge is None else self.merge(outputs)
+        with user_errors("ParallelTable", "a branch or the merge", inputs):
+            outputs = tuple(m(x) for m, x in zip(self.branches, inputs))
+            return outputs if self.merge is None else self.merge(outputs)

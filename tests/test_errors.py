@@ -72,7 +72,7 @@ def test_recurrence_wrong_rank():
 # ---------------------------------------------------------------- dtypes and types
 def test_float_indices_into_embedding_sequencer():
     seq = Sequencer(nn.Sequential(nn.Embedding(10, D), FastLSTM(D, H)))
-    with pytest.raises(TypeError, match=r"Sequencer.*Embedding.*torch\.long.*torch\.float32"):
+    with pytest.raises(TypeError, match=r"Sequencer.*torch\.long.*Embedding.*torch\.float32"):
         seq(torch.rand(6, N) * 9)
     assert seq(torch.randint(10, (6, N))).shape == (6, N, H)
 

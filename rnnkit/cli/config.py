@@ -70,7 +70,9 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, required: tuple[str, 
     fields = sorted(dataclasses.fields(cls), key=lambda f: f.name in loop)
     for f in fields:
         flag, kind, meta = flag_name(f.name), _flag_type(cls, f), f.metadata
-        help_text = meta["help"] + (" [may change on --resume]" if resume_rule(f) == "applies" else "")
+        help_text = meta["help"] + (
+            " [may change on --resume]" if resume_rule(f) == "applies" else ""
+        )
         names = (flag, *meta.get("aliases", ()))
         group = groups[f.name in loop]
         if kind is bool:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .. import _nest
-from .._checks import named_errors
+from .._checks import user_errors
 from ..masking.zero_mask import check_n_input_dim, select_rows, zero_rows
 
 
@@ -48,14 +48,16 @@ class MaskZeroCriterion(nn.Module):
                     f"{name}: expected a target with the input's batch size {mask.size(0)} "
                     f"(N, …), got shape {tuple(t.shape)}"
                 )
-        if not bool(mask.any()):
-            return self.criterion(input, target)
-        if bool(mask.all()):
+        what = f"its criterion {type(self.criterion).__name__}"
+        if not bool(mask.any()) and mask.numel():
+            with user_errors(name, what, (input, target)):
+                return self.criterion(input, target)
+        if bool(mask.all()):  # all padding, or no rows at all
             # An empty selection sums to an exact 0 that keeps the graph, so backward() works
             # and gives zero gradients (multiplying by 0 would turn an inf into NaN).
             return sum(t[:0].sum() for t in _nest.flatten(input) if t.is_floating_point())
         keep = (~mask).nonzero().squeeze(1)
-        with named_errors(name):
+        with user_errors(name, what, (input, target)):
             return self.criterion(select_rows(input, keep), select_rows(target, keep))
 
     def extra_repr(self) -> str:

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 
 from .. import _seqio
+from .._checks import user_errors
+from .step_loss import check_batches, step_loss
 
 
 class RepeaterCriterion(nn.Module):
@@ -32,5 +34,13 @@ class RepeaterCriterion(nn.Module):
         self.criterion = criterion
 
     def forward(self, input: Any, target: Any) -> torch.Tensor:
-        inputs, _ = _seqio.split(type(self).__name__, input)
-        return sum(self.criterion(x, target) for x in inputs)
+        name = type(self).__name__
+        inputs, _ = _seqio.split(name, input)
+        check_batches(name, inputs, [target] * len(inputs))
+        losses = []
+        for t, x in enumerate(inputs):
+            with user_errors(
+                name, f"its criterion {type(self.criterion).__name__} at step {t}", (x, target)
+            ):
+                losses.append(step_loss(self.criterion, x, target))
+        return sum(losses)

@@ -8,6 +8,8 @@ import torch
 from torch import nn
 
 from .. import _seqio
+from .._checks import user_errors
+from .step_loss import check_batches, step_loss
 
 
 class SequencerCriterion(nn.Module):
@@ -52,8 +54,11 @@ class SequencerCriterion(nn.Module):
                 f"{name}: expected as many target steps as input steps, got {len(inputs)} input "
                 f"steps and {len(targets)} target steps"
             )
-        loss = sum(self.criterion(x, y) for x, y in zip(inputs, targets))
+        check_batches(name, inputs, targets)
+        what = f"its criterion {type(self.criterion).__name__}"
+        losses = []
+        for t, (x, y) in enumerate(zip(inputs, targets)):
+            with user_errors(name, f"{what} at step {t}", (x, y)):
+                losses.append(step_loss(self.criterion, x, y))
+        loss = sum(losses)
         return loss / len(inputs) if self.size_average else loss
-
-    def extra_repr(self) -> str:
-        return "size_average=True" if self.size_average else ""

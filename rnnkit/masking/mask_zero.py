@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import nn
 
+from .._checks import user_errors
 from .._state import CarriesState
 from .zero_mask import check_n_input_dim, masked_call, zero_rows
 
@@ -50,8 +51,10 @@ class MaskZero(nn.Module):
         self.n_input_dim = check_n_input_dim(name, n_input_dim)
 
     def forward(self, input: Any) -> Any:
-        mask = zero_rows(type(self).__name__, input, self.n_input_dim)
-        return masked_call(self.module, (input,), mask, self.trim)
+        name = type(self).__name__
+        mask = zero_rows(name, input, self.n_input_dim)
+        with user_errors(name, f"its module {type(self.module).__name__}", input):
+            return masked_call(self.module, (input,), mask, self.trim)
 
     def extra_repr(self) -> str:
         return f"n_input_dim={self.n_input_dim}"

@@ -128,7 +128,7 @@ class LanguageModel(nn.Module):
                 if isinstance(state, (tuple, list))
                 else type(state).__name__
             )
-            raise ValueError(
+            raise TypeError(
                 f"{name}: expected a tuple of {self.num_layers} states (one per layer), got {got}"
             )
         with named_errors(name):

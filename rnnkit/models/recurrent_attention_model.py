@@ -154,10 +154,10 @@ class RecurrentAttentionModel(nn.Module):
         expect_floating(name, images, "images")
         expect_like(name, images, self.baseline_bias, "images")
         expected = (self.channels, self.image_size, self.image_size)
-        if images.dim() != 4 or tuple(images.shape[1:]) != expected or images.size(0) == 0:
+        if images.dim() != 4 or tuple(images.shape[1:]) != expected:
             raise ValueError(
                 f"{name}: expected images of shape (N, {', '.join(map(str, expected))}) "
-                f"with N >= 1, got {describe_shape(tuple(images.shape))}"
+                f"got {describe_shape(tuple(images.shape))}"
             )
         self.glimpse_network.clear()
         with named_errors(name):

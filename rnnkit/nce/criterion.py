@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import describe_shape
+from .._checks import describe_shape, expect_tensor
 
 
 class NCECriterion(nn.Module):
@@ -48,6 +48,8 @@ class NCECriterion(nn.Module):
                 f"got {type(out).__name__}"
                 + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
             )
+        for i, t in enumerate(out):
+            expect_tensor(name, t, f"output {i} of NCEModule")
         model_target, model_noise, noise_target, noise_noise = out
         lead = model_target.shape
         if (

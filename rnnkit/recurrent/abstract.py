@@ -81,11 +81,18 @@ class _Steps:
         self.cache: dict = {}
 
     def __getstate__(self):
-        return {"step": self.step, "count": self.clock.count}
+        # Dropout masks are kept (a copy continues the same sequence); the input projections
+        # are keyed by the ids of this call's tensors and hold their graph: dropped.
+        cache = {k: _nest.detach(v) for k, v in self.cache.items() if k != "inputs"}
+        return {"step": self.step, "count": self.clock.count, "cache": cache}
 
     def __setstate__(self, state) -> None:
         self.__init__()
-        self.step, self.clock.count = state["step"], state["count"]
+        self.step, self.clock.count, self.cache = state["step"], state["count"], state["cache"]
+
+    def apply(self, fn) -> None:
+        """Move the cached per-sequence tensors with the module (``.to()``, ``.double()``)."""
+        self.cache = {k: _nest.map_tensors(fn, v) for k, v in self.cache.items() if k != "inputs"}
 
 
 class AbstractRecurrent(CarriesState):
@@ -258,7 +265,7 @@ class AbstractRecurrent(CarriesState):
 
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
-        self._steps.cache.clear()  # dropout masks and projections of the old dtype/device
+        self._steps.apply(fn)
         return self
 
     # ------------------------------------------------------------------ stepping
@@ -385,7 +392,7 @@ def set_nested_state(owner: str, modules: list[AbstractRecurrent], state: Any) -
             if isinstance(state, (tuple, list))
             else type(state).__name__
         )
-        raise ValueError(
+        raise TypeError(
             f"{owner}: expected a tuple of {len(modules)} states (one per step module: {names}), got {got}"
         )
     with named_errors(owner):

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .. import _nest
-from .._checks import expect_positive_int
+from .._checks import expect_positive_int, user_errors
 from .._state import TensorSpec
 from .abstract import AbstractRecurrent
 
@@ -118,7 +118,10 @@ class Recurrence(AbstractRecurrent):
         return zeros(self.output_size)
 
     def recurrent_step(self, x, y_prev):
-        y = self.module(x, y_prev)
+        with user_errors(
+            type(self).__name__, f"its module {type(self.module).__name__}", (x, y_prev)
+        ):
+            y = self.module(x, y_prev)
         return y, y
 
     def extra_repr(self) -> str:

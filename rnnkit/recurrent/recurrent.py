@@ -11,7 +11,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from .._checks import expect_positive_int
+from .._checks import (
+    describe_shape,
+    expect_floating,
+    expect_like,
+    expect_positive_int,
+    expect_tensor,
+    user_errors,
+)
 from .._state import TensorSpec
 from ..tables import CAddTable
 from .abstract import AbstractRecurrent
@@ -31,6 +38,16 @@ class Bias(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        name = type(self).__name__
+        expect_tensor(name, x)
+        expect_floating(name, x)
+        expect_like(name, x, self.bias)
+        shape = tuple(self.bias.shape)
+        if x.dim() < len(shape) or tuple(x.shape[x.dim() - len(shape) :]) != shape:
+            raise ValueError(
+                f"{name}: expected input of shape (*, {', '.join(map(str, shape))}), got "
+                f"{describe_shape(tuple(x.shape))}"
+            )
         return x + self.bias
 
 
@@ -100,8 +117,9 @@ class Recurrent(AbstractRecurrent):
         return None
 
     def recurrent_step(self, x, h_prev):
-        if h_prev is None:
-            h = self.transfer(self.start(self.input(x)))
-        else:
-            h = self.transfer(self.merge(self.input(x), self.feedback(h_prev)))
+        with user_errors(type(self).__name__, "its modules", (x, h_prev)):
+            if h_prev is None:
+                h = self.transfer(self.start(self.input(x)))
+            else:
+                h = self.transfer(self.merge(self.input(x), self.feedback(h_prev)))
         return h, h

@@ -11,6 +11,7 @@ from typing import Any
 
 from torch import nn
 
+from .._checks import user_errors
 from .abstract import AbstractRecurrent, nested_state, outer_recurrent_modules, set_nested_state
 
 
@@ -42,7 +43,8 @@ class Recursor(AbstractRecurrent):
         self.module = module
 
     def recurrent_step(self, x, state):
-        return self.module(x), None
+        with user_errors(type(self).__name__, f"its module {type(self.module).__name__}", x):
+            return self.module(x), None
 
     def _nested(self) -> list[AbstractRecurrent]:
         if isinstance(self.module, AbstractRecurrent):

@@ -94,16 +94,18 @@ class Reinforce(nn.Module):
         name = type(self).__name__
         expect_tensor(name, input)
         expect_floating(name, input)
-        if input.dim() < 1 or input.size(0) == 0:
+        if input.dim() < 1:
             raise ValueError(
-                f"{name}: expected input of shape (N, *) with N >= 1, "
-                f"got {describe_shape(tuple(input.shape))}"
+                f"{name}: expected input of shape (N, *), got {describe_shape(tuple(input.shape))}"
             )
         self.check_input(input)
         if not self.training:
             return self.expected(input).detach()
         action = self.sample(input.detach()).detach()
-        log_prob = self.log_prob(input, action).reshape(input.size(0), -1).sum(1)  # (N,)
+        log_prob = self.log_prob(input, action)
+        log_prob = (
+            log_prob.sum(tuple(range(1, log_prob.dim()))) if log_prob.dim() > 1 else log_prob
+        )  # (N,)
         self._log_probs.append(log_prob)
         return action
 

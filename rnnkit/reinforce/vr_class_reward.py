@@ -138,10 +138,12 @@ class VRClassReward(nn.Module):
         reward = self.scale * correct.to(baseline.dtype)  # (N,)
         self.reward = reward
         advantage = (reward - baseline).detach()
-        surrogate = -(advantage * log_prob).mean()
-        baseline_loss = F.mse_loss(baseline, reward)
         for m in recorded:
             m.clear()
+        if n == 0:  # no rows: no loss (a mean over them is NaN), zero gradients
+            return (log_prob.sum() + baseline.sum()) * 0.0
+        surrogate = -(advantage * log_prob).mean()
+        baseline_loss = F.mse_loss(baseline, reward)
         return surrogate + baseline_loss
 
     def extra_repr(self) -> str:

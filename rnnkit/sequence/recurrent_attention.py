@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .. import _nest
-from .._checks import expect_positive_int
+from .._checks import expect_positive_int, named_errors
 from ..recurrent.abstract import sequence_window
 from ..reinforce.reinforce import reinforce_modules
 from .abstract import AbstractSequencer, refuse_remember
@@ -128,7 +128,7 @@ class RecurrentAttention(AbstractSequencer):
         zeros = self._first_input(x)
         self.forget()
         hidden = []
-        with sequence_window(self, self.n_step):
+        with sequence_window(self, self.n_step), named_errors(type(self).__name__):
             location = self.action(zeros)
             for t in range(self.n_step):
                 h = self.rnn((x, location))

@@ -71,7 +71,15 @@ class Sequencer(AbstractSequencer):
         name = type(self).__name__
         steps, as_tensor = _seqio.split(name, input, self.batch_first)
         if self._takes_indices and isinstance(steps[0], torch.Tensor):
-            expect_integer(f"{name} (its first layer is an nn.Embedding)", steps[0])
+            what = "input (its first layer is an nn.Embedding)"
+            expect_integer(name, steps[0], what)
+            n = _first_leaf(self.module).num_embeddings
+            for x in steps if not as_tensor else (input,):
+                if x.numel() and not bool(((x >= 0) & (x < n)).all()):
+                    raise ValueError(
+                        f"{name}: expected indices in [0, {n - 1}] as {what}, got values in "
+                        f"[{int(x.min())}, {int(x.max())}]"
+                    )
         self.begin_call()
         with sequence_window(self.module, len(steps)), named_errors(name):
             # Past rho, a projection kept for every step would outgrow what rho needs.

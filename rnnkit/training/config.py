@@ -111,5 +111,3 @@ class TrainConfig(LoopConfig):
 
     def clipping(self) -> tuple[str, float]:
         return self.clip_mode, self.grad_clip
-
-

@@ -33,7 +33,9 @@ def sha256(path: Path, show: bool = False) -> str:
     return h.hexdigest()
 
 
-def fingerprint(paths: list[Path], known: list[dict] | None = None, show: bool = False) -> list[dict]:
+def fingerprint(
+    paths: list[Path], known: list[dict] | None = None, show: bool = False
+) -> list[dict]:
     """``[{"path", "size", "mtime_ns", "sha256"}]`` of ``paths`` (those that exist).
 
     The SHA-256 of an entry of ``known`` with the same path, size and modification time is

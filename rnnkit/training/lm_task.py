@@ -192,7 +192,9 @@ class LanguageModelTask(Task):
     def restore(self, model, ckpt: dict) -> None:
         carried = ckpt["carried"][self.procs.rank] if self.procs.distributed else ckpt["carried"]
         # the checkpoint holds CPU tensors: the carried state goes where the model is
-        set_carried(model, _from_legacy_state(_nest.map_tensors(lambda t: t.to(self.device), carried)))
+        set_carried(
+            model, _from_legacy_state(_nest.map_tensors(lambda t: t.to(self.device), carried))
+        )
 
     def final_report(self, model, summary: dict, echo) -> dict:
         c = self.config
@@ -201,7 +203,11 @@ class LanguageModelTask(Task):
         test = self.score("test")
         echo(f"final test {describe(test)}")
         tokens = summary["iterations"] * c.batch_size * c.seq_length
-        out = {"valid": valid, "test": test, "tokens_per_s": tokens / max(summary["elapsed_s"], 1e-9)}
+        out = {
+            "valid": valid,
+            "test": test,
+            "tokens_per_s": tokens / max(summary["elapsed_s"], 1e-9),
+        }
         if c.sample_length > 0 and self.procs.is_main:
             out["sample"] = model.sample(c.sample_length, temperature=c.temperature)
             echo(f"--- sample (temperature {c.temperature}) ---\n{out['sample']}\n---")

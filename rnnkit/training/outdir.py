@@ -32,7 +32,11 @@ def check_writable_dir(command: str, flag: str, folder: str | os.PathLike) -> No
     folder = Path(folder)
     existing = _nearest_existing(folder.absolute())
     if not existing.is_dir():
-        what = "is a file" if existing == folder.absolute() else f"cannot be made: {existing} is a file"
+        what = (
+            "is a file"
+            if existing == folder.absolute()
+            else f"cannot be made: {existing} is a file"
+        )
         raise ConfigError(f"{command}: {flag} {folder} {what}, not a folder")
     try:  # os.access is not enough (root, read-only mounts): try a file and remove it
         fd, probe = tempfile.mkstemp(prefix=".rnnkit-write-test-", dir=existing)

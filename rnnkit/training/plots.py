@@ -40,7 +40,9 @@ def plot_loss_curves(
         it, loss = zip(*rows)
         ax.plot(it, loss, lw=0.8, alpha=0.7, label=f"{train_label} (per iteration)")
     if history.get("valid"):
-        it, loss = zip(*[(v["iteration"], v.get("valid_loss", v.get("loss"))) for v in history["valid"]])
+        it, loss = zip(
+            *[(v["iteration"], v.get("valid_loss", v.get("loss"))) for v in history["valid"]]
+        )
         ax.plot(it, loss, "o-", label="validation cross-entropy (per epoch)")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss (nats/token)")

@@ -238,7 +238,9 @@ class RAMTask(Task):
         c, out_dir = self.config, Path(self.config.out_dir)
         glimpses = None
         if model is not None:
-            glimpses = plot_glimpses(model, self.data["test"], out_dir / "glimpses.png", self.device)
+            glimpses = plot_glimpses(
+                model, self.data["test"], out_dir / "glimpses.png", self.device
+            )
         title = (f"RAM on {'translated ' if c.translated else ''}MNIST: best epoch "
                  f"{summary['best_epoch']}, test error {summary.get('test_error', float('nan')):.2%}")  # fmt: skip
         curves = plot_error_curves(history["valid"], out_dir / "errors.png", title)

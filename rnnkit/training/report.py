@@ -45,8 +45,10 @@ def nonfinite_line(command: str, iteration: int, bad: tuple[float, float] | None
     else:
         kept = (f"the last good checkpoint, {path} (iteration {saved_at}), is kept; continue "
                 "from it with --resume and a lower --learning-rate or --grad-clip")  # fmt: skip
-    return (f"{command}: stopped at iteration {iteration}: {what} (--skip-nonfinite {skip}); "
-            f"nothing after it was saved: {kept}")
+    return (
+        f"{command}: stopped at iteration {iteration}: {what} (--skip-nonfinite {skip}); "
+        f"nothing after it was saved: {kept}"
+    )
 
 
 def wrote_line(paths: list) -> str:

@@ -80,7 +80,9 @@ class Trainer:
         self._check()
         check_out_dir(task.command, c.out_dir, resume=c.resume, overwrite=c.overwrite)
         path = Path(c.out_dir) / "checkpoint.pt"
-        ckpt = load_checkpoint(path, task.format, task.required_keys, task.kind) if c.resume else None
+        ckpt = (
+            load_checkpoint(path, task.format, task.required_keys, task.kind) if c.resume else None
+        )
         if ckpt is not None:
             task.config, self.prints = merge(c, self.given, ckpt, task.command, task.data_files)
             self._check()
@@ -175,7 +177,11 @@ class Trainer:
                 if not self._step(batch):
                     break
                 if bar is not None:
-                    rate = task.batch_items(batch) * procs.world_size / max(time.perf_counter() - t, 1e-9)
+                    rate = (
+                        task.batch_items(batch)
+                        * procs.world_size
+                        / max(time.perf_counter() - t, 1e-9)
+                    )
                     means = {k: f"{v:.3f}" for k, v in self._epoch_means().items()}
                     bar.set_postfix({**means, task.rate_unit: f"{rate:,.0f}"}, refresh=False)
                     bar.update(1)

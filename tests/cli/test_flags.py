@@ -91,7 +91,9 @@ OTHER_BAD = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("argv, message", OTHER_BAD, ids=[" ".join(a[:1] + a[-2:]) for a, _ in OTHER_BAD])
+@pytest.mark.parametrize(
+    "argv, message", OTHER_BAD, ids=[" ".join(a[:1] + a[-2:]) for a, _ in OTHER_BAD]
+)
 def test_issue_11_bad_flags_of_the_other_commands(run, tmp_path, capsys, argv, message):
     values = {"T": str(run / "t.txt"), "OUT": str(tmp_path / "out"), "D": str(tmp_path),
               "CKPT": str(run / "run" / "checkpoint.pt")}  # fmt: skip

@@ -88,7 +88,11 @@ def test_tensorboard_scalars_and_a_resume_drops_what_came_after_the_checkpoint(t
     log.iteration({"iteration": 1, "epoch": 1, "lr": 0.1, "loss": 2.0})
     log.epoch({"epoch": 1, "iteration": 1, "lr": 0.1, "valid_loss": 1.5})
     assert writers[0].purge_step is None
-    assert writers[0].scalars == [("lr", 0.1, 1), ("train/loss", 2.0, 1), ("epoch/valid_loss", 1.5, 1)]
+    assert writers[0].scalars == [
+        ("lr", 0.1, 1),
+        ("train/loss", 2.0, 1),
+        ("epoch/valid_loss", 1.5, 1),
+    ]
     RunLog(tmp_path, log.history, tensorboard=str(tmp_path / "tb"))  # resumed after iteration 1
     assert writers[1].purge_step == 2
 

@@ -98,7 +98,9 @@ def test_issue_11_flags_on_resume_apply_or_are_refused_on_the_command_line(corpu
     assert main(["train", "--data", data, "--out-dir", run, "--max-epochs", "1", *tiny]) == 0
     capsys.readouterr()
     # the issue's example: a new size is refused by name, nothing is trained
-    rc = main(["train", "--resume", "--out-dir", run, "--rnn-size", "512", "--learning-rate", "0.1"])
+    rc = main(
+        ["train", "--resume", "--out-dir", run, "--rnn-size", "512", "--learning-rate", "0.1"]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("rnnkit: error: train: --rnn-size 512 differs from this "
                                       "run's 12 and cannot change on --resume")  # fmt: skip

@@ -159,7 +159,9 @@ def test_issue_11_a_nonfinite_weight_is_never_saved(tmp_path, monkeypatch):
     monkeypatch.setattr(example.SequenceClassifierTask, "after_update", after_update)
     saves = []
     real = trainer_module.save_atomic
-    monkeypatch.setattr(trainer_module, "save_atomic", lambda obj, p: saves.append(1) or real(obj, p))
+    monkeypatch.setattr(
+        trainer_module, "save_atomic", lambda obj, p: saves.append(1) or real(obj, p)
+    )
     lines = []
     summary = fit(tmp_path, lines.append, checkpoint_every=2)
     assert summary["stopped_by"] == "non-finite"
