@@ -59,3 +59,8 @@ def first_tensor(obj: Any) -> torch.Tensor | None:
 
 def detach(obj: Any) -> Any:
     return map_tensors(lambda t: t.detach(), obj)
+
+
+def requires_grad(obj: Any) -> bool:
+    """Whether any tensor in ``obj`` requires gradients."""
+    return any(t.requires_grad for t in flatten(obj))

@@ -64,3 +64,32 @@ def join(steps: list, as_tensor: bool, batch_first: bool = False) -> Any:
     if as_tensor and all(isinstance(s, torch.Tensor) for s in steps):
         return torch.stack(steps, 1 if batch_first else 0)
     return list(steps)
+
+
+def as_sequence(seq: Any, steps: list, as_tensor: bool, batch_first: bool = False) -> Any:
+    """``seq`` for a whole-sequence kernel: a ``(T, N, *)`` tensor, or the list of its steps
+    when they are tensors of one shape and dtype (stacked by the kernel's caller, as far as
+    it needs); ``None`` for any other list (nested tuples), which is left to stepping.
+    """
+    if as_tensor:
+        return seq.transpose(0, 1) if batch_first else seq
+    first = steps[0]
+    if not isinstance(first, torch.Tensor) or not all(
+        isinstance(s, torch.Tensor) and s.shape == first.shape and s.dtype == first.dtype
+        for s in steps
+    ):
+        return None
+    return steps
+
+
+def steps_of(x: Any, start: int, stop: int) -> torch.Tensor:
+    """Steps ``start:stop`` of a sequence from :func:`as_sequence`, as one tensor."""
+    return x[start:stop] if isinstance(x, torch.Tensor) else torch.stack(x[start:stop])
+
+
+def from_sequence(chunks: list, as_tensor: bool, batch_first: bool = False) -> Any:
+    """The output of a kernel, ``(T_k, N, *)`` chunks in time order, in the form the input came in."""
+    if as_tensor:
+        output = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+        return output.transpose(0, 1) if batch_first else output
+    return [step for chunk in chunks for step in chunk.unbind(0)]

@@ -21,17 +21,19 @@ among the last ``rho`` forwarded.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import _nest
 from .._checks import expect_positive_int, named_errors
 from .._state import CarriedState, CarriesState, StateSpec, check_state, parameter_like
 from ..masking.zero_mask import check_n_input_dim, masked_call, zero_masked, zero_rows
+
+# kernel(x (T, N, *), state, valid (T, N) or None) -> (output (T, N, *), final_state)
+SequenceKernel = Callable[[torch.Tensor, Any, "torch.Tensor | None"], tuple[Any, Any]]
 
 
 class _Clock:
@@ -68,8 +70,8 @@ class _TruncationGate(torch.autograd.Function):
 class _Steps:
     """Where a step module is in its current sequence (a plain object: cheap to update per step).
 
-    ``cache`` holds per-sequence values (variational dropout masks, precomputed input
-    projections); it is emptied at every call boundary and is never copied or pickled.
+    ``cache`` holds per-sequence values (variational dropout masks); it is emptied at every
+    call boundary, and copies and pickles keep it (a copy continues the same sequence).
     """
 
     __slots__ = ("step", "clock", "window_end", "cache")
@@ -81,9 +83,7 @@ class _Steps:
         self.cache: dict = {}
 
     def __getstate__(self):
-        # Dropout masks are kept (a copy continues the same sequence); the input projections
-        # are keyed by the ids of this call's tensors and hold their graph: dropped.
-        cache = {k: _nest.detach(v) for k, v in self.cache.items() if k != "inputs"}
+        cache = {k: _nest.detach(v) for k, v in self.cache.items()}
         return {"step": self.step, "count": self.clock.count, "cache": cache}
 
     def __setstate__(self, state) -> None:
@@ -92,7 +92,7 @@ class _Steps:
 
     def apply(self, fn) -> None:
         """Move the cached per-sequence tensors with the module (``.to()``, ``.double()``)."""
-        self.cache = {k: _nest.map_tensors(fn, v) for k, v in self.cache.items() if k != "inputs"}
+        self.cache = {k: _nest.map_tensors(fn, v) for k, v in self.cache.items()}
 
 
 class AbstractRecurrent(CarriesState):
@@ -148,51 +148,27 @@ class AbstractRecurrent(CarriesState):
         """Per-sequence values (e.g. dropout masks), emptied at every forget and call boundary."""
         return self._steps.cache
 
-    # ------------------------------------------------------------------ input projections
-    def input_projection_params(self) -> tuple[torch.Tensor, torch.Tensor | None] | None:
-        """``(weight, bias)`` of an input-to-hidden product that depends on the step input alone.
+    # ------------------------------------------------------------------ whole sequences
+    def sequence_kernel(self) -> SequenceKernel | None:
+        """A function that runs whole sequences in this module's current configuration.
 
-        A ``Sequencer`` given a whole tensor then computes it for every step in one matrix
-        product (``prepare_inputs``) and the steps pick their slice: the same values from
-        one large product instead of ``T`` small ones. ``None``: no such product.
+        ``kernel(x (T, N, *), state, valid (T, N) float or None) -> (output (T, N, *),
+        final_state)``, computing what ``T`` calls of :meth:`recurrent_step` compute (with
+        ``valid``: zero output and state for the rows of padded steps). ``None`` (the
+        default): ``Sequencer`` steps this module one call at a time.
         """
         return None
 
-    def prepare_inputs(self, x: torch.Tensor, steps: list) -> None:
-        """Precompute the input projections of the coming steps ``steps`` (the slices of ``x (T, N, D)``)."""
-        params = self.input_projection_params()
-        if params is None:
-            return
-        weight, bias = params
-        if not (
-            x.dim() == 3 and x.size(2) == weight.size(1) and x.dtype == weight.dtype
-            and x.device == weight.device and len(steps) == x.size(0)
-        ):  # fmt: skip
-            return  # the steps' own checks will report what is wrong
-        projections = F.linear(x, weight, bias).unbind(0)  # T x (N, G)
-        self.sequence_cache["inputs"] = {id(s): (s, p) for s, p in zip(steps, projections)}
+    def run_sequence(self, x: Any) -> list[torch.Tensor] | None:
+        """``T`` steps at once: the same as calling this module on ``x[0]``, …, ``x[T-1]``.
 
-    def projected_input(self, x: Any) -> torch.Tensor | None:
-        """The precomputed projection of the step input ``x``, if ``prepare_inputs`` made one."""
-        entry = self.sequence_cache.get("inputs", {}).get(id(x))
-        return entry[1] if entry is not None and entry[0] is x else None
+        Returns the outputs as a list of ``(T_k, N, *)`` chunks, or ``None`` (having changed
+        nothing) when the module has no sequence kernel for this call; see
+        :func:`rnnkit.recurrent.whole_sequence.run_sequence`.
+        """
+        from .whole_sequence import run_sequence  # the mechanism lives with its kernels' users
 
-    def _trimmed_step(self, x: Any, mask: torch.Tensor):
-        """``recurrent_step`` for the kept rows of ``x``, reusing their precomputed projection."""
-        projected = self.projected_input(x)
-        if projected is None or not bool(mask.any()) or bool(mask.all()):
-            return self.recurrent_step
-        keep = (~mask).nonzero().squeeze(1)  # the rows masked_call keeps
-
-        def step(x_kept, state_kept):
-            cache = self.sequence_cache["inputs"]
-            cache[id(x_kept)] = (x_kept, projected.index_select(0, keep))
-            try:
-                return self.recurrent_step(x_kept, state_kept)
-            finally:
-                del cache[id(x_kept)]
-
-        return step
+        return run_sequence(self, x)
 
     # ------------------------------------------------------------------ masking
     def mask_zero(self, n_input_dim: int) -> AbstractRecurrent:
@@ -308,8 +284,7 @@ class AbstractRecurrent(CarriesState):
             if mask is None:
                 output, new_state = self.recurrent_step(x, state)
             else:
-                step = self._trimmed_step(x, mask) if self.trim else self.recurrent_step
-                output, new_state = masked_call(step, (x, state), mask, self.trim)
+                output, new_state = masked_call(self.recurrent_step, (x, state), mask, self.trim)
                 for m in self._masked_nested:
                     m._carry.value = zero_masked(m._carry.value, mask)
 
@@ -416,4 +391,3 @@ def sequence_window(module: nn.Module, n_steps: int):
     finally:
         for m in modules:
             m._steps.window_end = None
-            m._steps.cache.pop("inputs", None)

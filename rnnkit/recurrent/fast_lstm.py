@@ -8,7 +8,6 @@ Parameters use ``torch.nn.LSTM``'s names and layout (gates ``[i, f, g, o]``), so
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -16,6 +15,7 @@ from .._checks import expect_features, expect_float, expect_positive_int
 from .._params import new_parameter, uniform_init, zeros_state
 from .._state import TensorSpec
 from ..cells.lstm import lstm_pointwise, lstm_step
+from ..kernels.lstm import lstm_sequence
 from .abstract import AbstractRecurrent
 
 
@@ -101,9 +101,14 @@ class FastLSTM(AbstractRecurrent):
                 "the non-padding rows only, unlike mask_zero; use mask_zero"
             )
 
-    def input_projection_params(self):
-        # Both biases go into the precomputed product, so a step adds only W_hh h.
-        return None if self.batchnorm else (self.weight_ih, self.bias_ih + self.bias_hh)
+    def sequence_kernel(self):
+        return None if self.batchnorm else self._run_sequence
+
+    def _run_sequence(self, x, state, valid):
+        h, c = state
+        bias = self.bias_ih + self.bias_hh
+        out, h, c = lstm_sequence(x, h, c, self.weight_ih, self.weight_hh, bias, valid=valid)
+        return out, (h, c)
 
     def check_input(self, x) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
@@ -118,14 +123,7 @@ class FastLSTM(AbstractRecurrent):
     def recurrent_step(self, x, state):
         h, c = state
         if not self.batchnorm:
-            projected = self.projected_input(x)
-            if projected is None:
-                h, c = lstm_step(
-                    x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh
-                )
-            else:
-                # b_hh is already inside ``projected`` (see input_projection_params).
-                h, c = lstm_pointwise(torch.addmm(projected, h, self.weight_hh.t()), c)
+            h, c = lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
             return h, (h, c)
         gates = (
             self.bn_ih(F.linear(x, self.weight_ih))

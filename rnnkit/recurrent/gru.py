@@ -15,6 +15,7 @@ from .._checks import expect_features, expect_float, expect_positive_int
 from .._params import new_parameter, uniform_init, zeros_state
 from .._state import TensorSpec
 from ..cells.gru import gru_step
+from ..kernels.gru import gru_sequence
 from .abstract import AbstractRecurrent
 
 
@@ -77,10 +78,6 @@ class GRU(AbstractRecurrent):
     def reset_parameters(self) -> None:
         uniform_init(self, self.output_size)
 
-    def input_projection_params(self):
-        # With input dropout each gate path sees its own masked x: no shared product.
-        return None if (self.training and self.p > 0) else (self.weight_ih, self.bias_ih)
-
     def check_input(self, x) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
 
@@ -111,12 +108,22 @@ class GRU(AbstractRecurrent):
                 "shared by the batch), since the number of rows changes from step to step"
             )
 
+    def sequence_kernel(self):
+        return self._run_sequence
+
+    def _run_sequence(self, x, h, valid):
+        x_mask, h_mask = self._masks(x[0])  # drawn where the first step would draw them
+        out, h = gru_sequence(
+            x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+            reset_after=self.reset_after, x_mask=x_mask, h_mask=h_mask, valid=valid,
+        )  # fmt: skip
+        return out, h
+
     def recurrent_step(self, x, h):
         x_mask, h_mask = self._masks(x)
         h = gru_step(
             x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
             reset_after=self.reset_after, x_mask=x_mask, h_mask=h_mask,
-            input_projection=self.projected_input(x),
         )  # fmt: skip
         return h, h
 

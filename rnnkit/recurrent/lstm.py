@@ -13,6 +13,7 @@ from .._checks import expect_features, expect_positive_int
 from .._params import new_parameter, uniform_init, zeros_state
 from .._state import TensorSpec
 from ..cells.lstm import peephole_lstm_step
+from ..kernels.lstm import lstm_sequence
 from .abstract import AbstractRecurrent
 
 
@@ -68,13 +69,20 @@ class LSTM(AbstractRecurrent):
         zeros = zeros_state(x, self.output_size, self.weight_ih)
         return zeros, zeros
 
-    def input_projection_params(self):
-        return self.weight_ih, self.bias
+    def sequence_kernel(self):
+        return self._run_sequence
+
+    def _run_sequence(self, x, state, valid):
+        peepholes = (self.weight_ci, self.weight_cf, self.weight_co)
+        out, h, c = lstm_sequence(
+            x, *state, self.weight_ih, self.weight_hh, self.bias, peepholes, valid
+        )
+        return out, (h, c)
 
     def recurrent_step(self, x, state):
         h, c = peephole_lstm_step(
             x, *state, self.weight_ih, self.weight_hh, self.bias,
-            self.weight_ci, self.weight_cf, self.weight_co, self.projected_input(x),
+            self.weight_ci, self.weight_cf, self.weight_co,
         )  # fmt: skip
         return h, (h, c)
 

@@ -82,11 +82,10 @@ class Sequencer(AbstractSequencer):
                     )
         self.begin_call()
         with sequence_window(self.module, len(steps)), named_errors(name):
-            # Past rho, a projection kept for every step would outgrow what rho needs.
-            if as_tensor and len(steps) <= self.module.rho:
-                self.module.prepare_inputs(
-                    input.transpose(0, 1) if self.batch_first else input, steps
-                )
+            whole = _seqio.as_sequence(input, steps, as_tensor, self.batch_first)
+            output = None if whole is None else self.module.run_sequence(whole)
+            if output is not None:  # the module's sequence kernel ran every step
+                return _seqio.from_sequence(output, as_tensor, self.batch_first)
             outputs = [self.module(x) for x in steps]
         return _seqio.join(outputs, as_tensor, self.batch_first)
 

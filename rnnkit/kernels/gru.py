@@ -1,0 +1,223 @@
+"""Whole-sequence GRU kernel: both candidates (Cho et al.; reset after, as cuDNN), with or
+without variational dropout masks, forward and backward.
+
+The layout of ``rnnkit.kernels.lstm``: one product for every step's input projection, one
+or two recurrent products per step into preallocated buffers, the element-wise backward per
+step with the gradient-independent factors computed for all steps at once, and the weight,
+bias and input gradients as one product each over all ``T·N`` rows.
+
+Dropout masks (Gal & Ghahramani) are one per gate path, ``x_mask (3, R, D)`` and
+``h_mask (3, R, H)`` with ``R = N`` or 1, the same at every step; ``valid (T, N)`` float marks
+real steps (padded steps give zero output and reset the row's state).
+
+Shapes: ``x (T, N, D)``, ``h0 (N, H)``, ``weight_ih (3H, D)``, ``weight_hh (3H, H)``, biases
+``(3H)``, gates ``[r, z, n]`` as in ``torch.nn.GRU``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+INFERENCE_CHUNK = 64
+
+
+def _project_inputs(x: Tensor, weight_ih: Tensor, bias: Tensor, x_mask) -> Tensor:
+    """``W_ih x + bias`` for every step ``(T·N, 3H)``, each gate with its own input mask."""
+    T, N, D = x.shape
+    flat = x.reshape(T * N, D)
+    if x_mask is None:
+        return torch.addmm(bias, flat, weight_ih.t())
+    H = weight_ih.size(0) // 3
+    return torch.cat(
+        [
+            torch.addmm(b, (x * m).reshape(T * N, D), w.t())
+            for w, b, m in zip(weight_ih.split(H), bias.split(H), x_mask)
+        ],
+        1,
+    )
+
+
+def _recurrent(h: Tensor, w_t: list[Tensor], h_mask, gates: range) -> list[Tensor]:
+    """``(h ⊙ m_g) W_gᵀ`` for the gate blocks ``gates``."""
+    return [(h if h_mask is None else h * h_mask[g]).mm(w_t[g]) for g in gates]
+
+
+class _GRUSequence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask, valid, after):
+        T, N, D = x.shape
+        H = h0.size(1)
+        w_t = [w.t().contiguous() for w in weight_hh.split(H)]  # 3 x (H, H)
+        w_rz_t = torch.cat(w_t[:2], 1)  # (H, 2H)
+        b_hr, b_hz, b_hn = bias_hh.split(H)
+        # Biases of the recurrent products that sum straight into the pre-activations.
+        folded = torch.cat((b_hr, b_hz, b_hn if not after else torch.zeros_like(b_hn)))
+        gates = _project_inputs(x, weight_ih, bias_ih + folded, x_mask).view(T, N, 3 * H)
+        hs = x.new_empty(T + 1, N, H)
+        hs[0] = h0
+        # Cho: r ⊙ (h ⊙ m_n), the input of W_hn; reset after: W_hn (h ⊙ m_n) + b_hn.
+        inner = x.new_empty(T, N, H)
+        for t in range(T):
+            a, h = gates[t], hs[t]
+            if h_mask is None:
+                a[:, : 2 * H].addmm_(h, w_rz_t)
+            else:
+                for g, p in enumerate(_recurrent(h, w_t, h_mask, range(2))):
+                    a[:, g * H : (g + 1) * H].add_(p)
+            a[:, : 2 * H].sigmoid_()
+            r, z, n = a.split(H, 1)
+            hn = h if h_mask is None else h * h_mask[2]
+            if after:
+                torch.addmm(b_hn, hn, w_t[2], out=inner[t])
+                n.addcmul_(r, inner[t])
+            else:
+                n.addmm_(torch.mul(r, hn, out=inner[t]), w_t[2])
+            n.tanh_()
+            torch.addcmul(n, z, h - n, out=hs[t + 1])  # (1 - z) n + z h
+            if valid is not None:
+                hs[t + 1].mul_(valid[t].unsqueeze(1))
+        ctx.after = after
+        ctx.save_for_backward(x, weight_ih, weight_hh, hs, gates, inner, x_mask, h_mask, valid)
+        return hs[1:], hs[T].clone()
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_h):
+        x, weight_ih, weight_hh, hs, gates, inner, x_mask, h_mask, valid = ctx.saved_tensors
+        after = ctx.after
+        T, N, D = x.shape
+        H = hs.size(2)
+        if grad_out is None:
+            grad_out = hs.new_zeros(T, N, H)
+        w = weight_hh.split(H)  # the rows of W_hr, W_hz, W_hn
+        r, z, n = gates.split(H, 2)
+        h_prev = hs[:-1]
+        hn = h_prev if h_mask is None else h_prev * h_mask[2]
+        # dh times these gives [da_z, da_n, dh_prev directly]; da_n times those of ``by_n``.
+        by_h = torch.stack(((h_prev - n) * z * (1 - z), (1 - z) * (1 - n * n), z), 2)
+        if after:  # da_n times [r, inner r (1 - r)] gives [d inner, da_r]
+            by_n = torch.stack((r, inner * r * (1 - r)), 2)
+        else:  # d(r ⊙ hn) = da_n W_hn; times [r, hn r (1 - r)] gives [d hn, da_r]
+            by_n = torch.stack((r, hn * r * (1 - r)), 2)
+        # per step: [d_inner, da_r, da_z, da_n, dh_direct]
+        buf = hs.new_empty(T, N, 5 * H)
+        dh = grad_out[T - 1] if grad_h is None else grad_out[T - 1] + grad_h
+        for t in range(T - 1, -1, -1):
+            if valid is not None:
+                dh = dh * valid[t].unsqueeze(1)
+            step = buf[t]
+            torch.mul(by_h[t], dh.unsqueeze(1), out=step[:, 2 * H :].view(N, 3, H))
+            da_n = step[:, 3 * H : 4 * H]
+            d_n_in = da_n if after else da_n.mm(w[2])
+            torch.mul(by_n[t], d_n_in.unsqueeze(1), out=step[:, : 2 * H].view(N, 2, H))
+            if t == 0 and not ctx.needs_input_grad[1]:
+                break
+            d_inner = step[:, :H]  # w.r.t. hn (Cho) or W_hn hn + b_hn (reset after)
+            if after:
+                d_hn = d_inner.mm(w[2])
+            else:
+                d_hn = d_inner
+            prev = step[:, 4 * H :] + (grad_out[t - 1] if t > 0 else 0)
+            if h_mask is None:
+                dh = torch.addmm(prev, step[:, H : 3 * H], weight_hh[: 2 * H]).add_(d_hn)
+            else:
+                dh = prev.addcmul(d_hn, h_mask[2])
+                for g in range(2):
+                    dh.addcmul_(step[:, (g + 1) * H : (g + 2) * H].mm(w[g]), h_mask[g])
+        flat = buf.view(T * N, 5 * H)
+        d_gates = flat[:, H : 4 * H]  # [da_r, da_z, da_n] (T·N, 3H)
+        d_inner = flat[:, :H]
+        need = ctx.needs_input_grad
+        grad_x = grad_w_ih = None
+        if x_mask is None:
+            if need[0]:
+                grad_x = d_gates.mm(weight_ih).view(T, N, D)
+            if need[2]:
+                grad_w_ih = d_gates.t().mm(x.reshape(T * N, D))
+        else:
+            parts = list(zip(d_gates.split(H, 1), weight_ih.split(H), x_mask))
+            if need[0]:
+                grad_x = sum((d.mm(wg).view(T, N, D) * m for d, wg, m in parts))
+            if need[2]:
+                grad_w_ih = torch.cat([d.t().mm((x * m).reshape(T * N, D)) for d, _, m in parts])
+        grad_w_hh = None
+        if need[3]:
+            rows = []
+            for g in range(3):
+                d = (
+                    d_gates[:, g * H : (g + 1) * H]
+                    if g < 2
+                    else d_inner
+                    if after
+                    else d_gates[:, 2 * H :]
+                )
+                inp = h_prev if h_mask is None else h_prev * h_mask[g]
+                if g == 2 and not after:
+                    inp = inner  # r ⊙ hn
+                rows.append(d.t().mm(inp.reshape(T * N, H)))
+            grad_w_hh = torch.cat(rows)
+        grad_h0 = dh if need[1] else None
+        grad_b_ih = d_gates.sum(0) if need[4] else None
+        grad_b_hh = None
+        if need[5]:
+            last = d_inner if after else d_gates[:, 2 * H :]
+            grad_b_hh = torch.cat((d_gates[:, : 2 * H].sum(0), last.sum(0)))
+        return grad_x, grad_h0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh, None, None, None, None
+
+
+def _gru_inference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask, valid, after):
+    """The forward alone, in chunks of steps, keeping only the output and the last state."""
+    T, N, _ = x.shape
+    H = h0.size(1)
+    w_t = [w.t().contiguous() for w in weight_hh.split(H)]
+    w_rz_t = torch.cat(w_t[:2], 1)
+    b_hr, b_hz, b_hn = bias_hh.split(H)
+    folded = bias_ih + torch.cat((b_hr, b_hz, b_hn if not after else torch.zeros_like(b_hn)))
+    out = x.new_empty(T, N, H)
+    h = h0
+    for start in range(0, T, INFERENCE_CHUNK):
+        chunk = x[start : start + INFERENCE_CHUNK]
+        gates = _project_inputs(chunk, weight_ih, folded, x_mask).view(-1, N, 3 * H)
+        for k, a in enumerate(gates.unbind(0)):
+            if h_mask is None:
+                a[:, : 2 * H].addmm_(h, w_rz_t)
+            else:
+                for g, p in enumerate(_recurrent(h, w_t, h_mask, range(2))):
+                    a[:, g * H : (g + 1) * H].add_(p)
+            a[:, : 2 * H].sigmoid_()
+            r, z, n = a.split(H, 1)
+            hn = h if h_mask is None else h * h_mask[2]
+            if after:
+                n.addcmul_(r, torch.addmm(b_hn, hn, w_t[2]))
+            else:
+                n.addmm_(r * hn, w_t[2])
+            n.tanh_()
+            h = torch.addcmul(n, z, h - n, out=out[start + k])
+            if valid is not None:
+                h.mul_(valid[start + k].unsqueeze(1))
+    return out, h.clone()
+
+
+def gru_sequence(
+    x: Tensor,
+    h0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor,
+    bias_hh: Tensor,
+    *,
+    reset_after: bool = False,
+    x_mask: Tensor | None = None,
+    h_mask: Tensor | None = None,
+    valid: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """All ``T`` steps of the GRU (``rnnkit.cells.gru.gru_step``'s equations): ``(output, h_T)``.
+
+    Differentiable in ``x``, ``h0`` and the parameters (the masks and ``valid`` are constants).
+    """
+    if valid is not None:
+        valid = valid.to(x.dtype)
+    args = (x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask, valid, reset_after)
+    if torch.is_grad_enabled() and any(t.requires_grad for t in args[:6]):
+        return _GRUSequence.apply(*args)
+    return _gru_inference(*args)

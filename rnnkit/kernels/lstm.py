@@ -1,0 +1,173 @@
+"""Whole-sequence LSTM kernels: FastLSTM's equations and the peephole LSTM, forward and backward.
+
+One ``torch.autograd.Function`` runs all ``T`` steps. Forward: the input projection of every
+step is one matrix product, then each step adds one product ``h W_hhᵀ`` (against a contiguous
+transposed weight) into it and applies the gate non-linearities in place, keeping the
+activations. Backward: each step does only its element-wise part (the factors that do not
+depend on the incoming gradient are computed for all steps at once first) and one product
+for ``dh``; the weight, bias and input gradients are then one matrix product each over all
+``T·N`` rows. Without gradients the steps run in chunks, so memory is the output's plus a
+chunk's projection.
+
+Gate blocks are ordered ``[i, f, g, o]`` as in ``torch.nn.LSTM``.
+
+Masks (``valid (T, N)`` float, 1 for real steps): at a padded step the row's output and
+state are zero, so its next real step starts from zero state, as a step module with
+``mask_zero`` does.
+
+Shapes: ``x (T, N, D)``, ``h0, c0 (N, H)``, ``weight_ih (4H, D)``, ``weight_hh (4H, H)``,
+``bias (4H)``; peepholes ``(H,)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+# Steps whose input projection is computed at once when no gradient is needed.
+INFERENCE_CHUNK = 64
+
+
+def _activate(a: Tensor, c_prev: Tensor, H: int, w_ci, w_cf) -> None:
+    """Gate non-linearities in place on ``a (N, 4H)``, all but the peephole ``o`` (needs ``c'``)."""
+    if w_ci is not None:  # i and f see the old cell, o the new one
+        a[:, :H].addcmul_(c_prev, w_ci)
+        a[:, H : 2 * H].addcmul_(c_prev, w_cf)
+    a[:, : 2 * H].sigmoid_()
+    a[:, 2 * H : 3 * H].tanh_()
+    if w_ci is None:
+        a[:, 3 * H :].sigmoid_()
+
+
+class _LSTMSequence(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, valid):
+        T, N, D = x.shape
+        H = h0.size(1)
+        w_hh_t = weight_hh.t().contiguous()  # (H, 4H): the per-step product reads it row-wise
+        gates = torch.addmm(bias, x.reshape(T * N, D), weight_ih.t()).view(T, N, 4 * H)
+        hs = x.new_empty(T + 1, N, H)
+        cs = x.new_empty(T + 1, N, H)
+        tanh_c = x.new_empty(T, N, H)
+        hs[0], cs[0] = h0, c0
+        for t in range(T):
+            a = gates[t]
+            a.addmm_(hs[t], w_hh_t)
+            _activate(a, cs[t], H, w_ci, w_cf)
+            i, f, g, o = a.split(H, 1)
+            c = torch.mul(f, cs[t], out=cs[t + 1]).addcmul_(i, g)
+            if w_co is not None:
+                o.addcmul_(c, w_co).sigmoid_()
+            torch.mul(o, torch.tanh(c, out=tanh_c[t]), out=hs[t + 1])
+            if valid is not None:
+                m = valid[t].unsqueeze(1)
+                hs[t + 1].mul_(m)
+                c.mul_(m)
+        ctx.save_for_backward(
+            x, weight_ih, weight_hh, hs, cs, tanh_c, gates, w_ci, w_cf, w_co, valid
+        )
+        return hs[1:], hs[T].clone(), cs[T].clone()
+
+    @staticmethod
+    def backward(ctx, grad_out, grad_h, grad_c):
+        x, weight_ih, weight_hh, hs, cs, tanh_c, gates, w_ci, w_cf, w_co, valid = ctx.saved_tensors
+        T, N, D = x.shape
+        H = hs.size(2)
+        peephole = w_ci is not None
+        if grad_out is None:
+            grad_out = hs.new_zeros(T, N, H)
+        i, f, g, o = gates.split(H, 2)  # activated gates (T, N, H) each
+        # Factors that do not depend on the incoming gradient, for all steps at once.
+        dc_from_h = o * (1 - tanh_c * tanh_c)  # ∂h/∂c
+        do = tanh_c * o * (1 - o)  # ∂h/∂a_o
+        factors = torch.stack(
+            (f, i * (1 - i) * g, f * (1 - f) * cs[:-1], i * (1 - g * g)), 2
+        )  # (T, N, 4, H): dc times these gives [dc_prev, da_i, da_f, da_g]
+        buf = hs.new_empty(T, N, 5 * H)  # per step [dc_prev, da_i, da_f, da_g, da_o]
+        dh = grad_out[T - 1] if grad_h is None else grad_out[T - 1] + grad_h
+        dc_next = torch.zeros_like(dh) if grad_c is None else grad_c
+        for t in range(T - 1, -1, -1):
+            if valid is not None:
+                m = valid[t].unsqueeze(1)
+                dh = dh * m
+                dc_next = dc_next * m
+            step = buf[t]
+            da_o = torch.mul(dh, do[t], out=step[:, 4 * H :])
+            dc = torch.addcmul(dc_next, dh, dc_from_h[t])
+            if peephole:
+                dc.addcmul_(da_o, w_co)
+            torch.mul(factors[t], dc.unsqueeze(1), out=step[:, : 4 * H].view(N, 4, H))
+            dc_next = step[:, :H]
+            if peephole:
+                dc_next.addcmul_(step[:, H : 2 * H], w_ci).addcmul_(step[:, 2 * H : 3 * H], w_cf)
+            if t > 0:
+                dh = torch.addmm(grad_out[t - 1], step[:, H:], weight_hh)
+            elif ctx.needs_input_grad[1]:
+                dh = step[:, H:].mm(weight_hh)
+        da = buf.view(T * N, 5 * H)[:, H:]  # (T·N, 4H), gates [i, f, g, o]
+        need = ctx.needs_input_grad
+        grad_x = da.mm(weight_ih).view(T, N, D) if need[0] else None
+        grad_h0 = dh if need[1] else None
+        grad_c0 = dc_next.clone() if need[2] else None
+        grad_w_ih = da.t().mm(x.reshape(T * N, D)) if need[3] else None
+        grad_w_hh = da.t().mm(hs[:-1].reshape(T * N, H)) if need[4] else None
+        grad_b = da.sum(0) if need[5] else None
+        grad_peep = [None, None, None]
+        if peephole:
+            da_i, da_f, da_o = buf[..., H : 2 * H], buf[..., 2 * H : 3 * H], buf[..., 4 * H :]
+            grad_peep = [
+                (da_i * cs[:-1]).sum((0, 1)) if need[6] else None,
+                (da_f * cs[:-1]).sum((0, 1)) if need[7] else None,
+                (da_o * cs[1:]).sum((0, 1)) if need[8] else None,
+            ]
+        return (grad_x, grad_h0, grad_c0, grad_w_ih, grad_w_hh, grad_b, *grad_peep, None)
+
+
+def _lstm_inference(x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, valid):
+    """The forward alone, in chunks of steps, keeping only the output and the last state."""
+    T, N, _ = x.shape
+    H = h0.size(1)
+    w_hh_t = weight_hh.t().contiguous()
+    out = x.new_empty(T, N, H)
+    h, c = h0, c0.clone()
+    for start in range(0, T, INFERENCE_CHUNK):
+        chunk = x[start : start + INFERENCE_CHUNK]
+        gates = torch.addmm(bias, chunk.reshape(-1, chunk.size(2)), weight_ih.t())
+        for k, a in enumerate(gates.view(-1, N, 4 * H).unbind(0)):
+            a.addmm_(h, w_hh_t)
+            _activate(a, c, H, w_ci, w_cf)
+            i, f, g, o = a.split(H, 1)
+            c.mul_(f).addcmul_(i, g)
+            if w_co is not None:
+                o.addcmul_(c, w_co).sigmoid_()
+            h = torch.mul(o, torch.tanh(c), out=out[start + k])
+            if valid is not None:
+                m = valid[start + k].unsqueeze(1)
+                h.mul_(m)
+                c.mul_(m)
+    return out, h.clone(), c
+
+
+def lstm_sequence(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias: Tensor,
+    peepholes: tuple[Tensor, Tensor, Tensor] | None = None,
+    valid: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """All ``T`` steps of the LSTM: ``(output (T, N, H), h_T, c_T)``.
+
+    Without ``peepholes``, FastLSTM's equations (``bias`` is ``b_ih + b_hh``); with
+    ``(w_ci, w_cf, w_co)``, the peephole LSTM's (``rnnkit.LSTM``). ``valid (T, N)``: see the
+    module docstring. Differentiable in every tensor argument but ``valid``.
+    """
+    w_ci, w_cf, w_co = (None, None, None) if peepholes is None else peepholes
+    if valid is not None:
+        valid = valid.to(x.dtype)
+    args = (x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, valid)
+    if torch.is_grad_enabled() and any(a is not None and a.requires_grad for a in args[:-1]):
+        return _LSTMSequence.apply(*args)
+    return _lstm_inference(*args)
