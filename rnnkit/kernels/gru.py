@@ -177,7 +177,7 @@ def _gru_inference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask
     h = h0
     for start in range(0, T, INFERENCE_CHUNK):
         chunk = x[start : start + INFERENCE_CHUNK]
-        gates = _project_inputs(chunk, weight_ih, folded, x_mask).view(-1, N, 3 * H)
+        gates = _project_inputs(chunk, weight_ih, folded, x_mask).view(chunk.size(0), N, 3 * H)
         for k, a in enumerate(gates.unbind(0)):
             if h_mask is None:
                 a[:, : 2 * H].addmm_(h, w_rz_t)

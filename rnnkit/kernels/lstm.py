@@ -133,7 +133,7 @@ def _lstm_inference(x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, val
     for start in range(0, T, INFERENCE_CHUNK):
         chunk = x[start : start + INFERENCE_CHUNK]
         gates = torch.addmm(bias, chunk.reshape(-1, chunk.size(2)), weight_ih.t())
-        for k, a in enumerate(gates.view(-1, N, 4 * H).unbind(0)):
+        for k, a in enumerate(gates.view(chunk.size(0), N, 4 * H).unbind(0)):
             a.addmm_(h, w_hh_t)
             _activate(a, c, H, w_ci, w_cf)
             i, f, g, o = a.split(H, 1)

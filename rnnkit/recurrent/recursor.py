@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from .._checks import user_errors
 from .abstract import AbstractRecurrent, nested_state, outer_recurrent_modules, set_nested_state
+from .row_wise import apply_to_rows, is_row_wise
+
+
+def _chain(module: nn.Module) -> list[nn.Module] | None:
+    """``module`` as the list of modules it applies in turn (``nn.Sequential`` flattened)."""
+    if type(module) is not nn.Sequential or module._forward_hooks or module._forward_pre_hooks:
+        return [module] if not isinstance(module, nn.Sequential) else None
+    parts = []
+    for child in module:
+        sub = _chain(child)
+        if sub is None:
+            return None
+        parts += sub
+    return parts
 
 
 class Recursor(AbstractRecurrent):
@@ -41,6 +56,32 @@ class Recursor(AbstractRecurrent):
         if not isinstance(module, nn.Module):
             raise TypeError(f"Recursor: expected an nn.Module, got {type(module).__name__}")
         self.module = module
+
+    def sequence_kernel(self):
+        """Whole sequences through ``module`` when it is a chain of row-wise modules and step
+        modules with sequence kernels (see ``rnnkit.recurrent.row_wise``); else ``None``."""
+        parts = _chain(self.module)
+        if self.mask_n_input_dim is not None or parts is None:
+            return None
+        if not all(
+            is_row_wise(p) or (isinstance(p, AbstractRecurrent) and p.sequence_kernel() is not None)
+            for p in parts
+        ):
+            return None
+        return self._run_chain
+
+    def _run_chain(self, x, state, valid):
+        parts = _chain(self.module)
+        with user_errors(type(self).__name__, f"its module {type(self.module).__name__}", x[0]):
+            for part in parts:
+                if isinstance(part, AbstractRecurrent):
+                    chunks = part.run_sequence(x)
+                    if chunks is None:  # e.g. in eval() with an input that requires grad
+                        chunks = [torch.stack([part(step) for step in x.unbind(0)])]
+                    x = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+                else:
+                    x = apply_to_rows(part, x)
+        return x, None
 
     def recurrent_step(self, x, state):
         with user_errors(type(self).__name__, f"its module {type(self.module).__name__}", x):

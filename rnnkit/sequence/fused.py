@@ -4,11 +4,13 @@
 layers) run one call of ATen's recurrent kernel over the whole sequence — the same kernel
 ``torch.nn.LSTM``/``GRU``/``RNN`` use (oneDNN or the native loop on CPU, cuDNN on GPU) — with
 parameters named and laid out as those modules', so they match their step twins exactly.
-With ``maskzero=True`` padded batches take the kernels' packed-sequence path.
+With ``maskzero=True`` padded batches take the kernels' packed-sequence path, and zero steps
+inside a row (a reset of that row's state) rnnkit's own whole-sequence kernels.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import torch
@@ -167,13 +169,8 @@ class FusedRecurrentLayer(AbstractSequencer):
         t = torch.arange(T, device=x.device).unsqueeze(1)  # (T, 1)
         contiguous = (t >= starts) & (t < starts + lengths)
         if not torch.equal(contiguous, valid):
-            row = int((contiguous != valid).any(0).nonzero()[0])
-            raise ValueError(
-                f"{type(self).__name__}: with maskzero=True each sequence must be one run of "
-                f"non-zero steps with zero padding before and/or after it; row {row} has a zero "
-                "step inside its sequence (to reset the state mid-sequence use "
-                "Sequencer(<step module>.mask_zero(1)))"
-            )
+            # A zero step inside a row resets its state there (the original's SeqLSTM/SeqGRU).
+            return self._run_resetting(x, hx, valid)
         rows = (lengths > 0).nonzero().squeeze(1)
         out_size = self._state_sizes()[0]
         if rows.numel() == 0:
@@ -210,6 +207,19 @@ class FusedRecurrentLayer(AbstractSequencer):
             for h, f in zip(hx, finals)
         ]
         return output, final
+
+    def _run_resetting(self, x: torch.Tensor, hx: list[torch.Tensor], valid: torch.Tensor):
+        """Zero output and state at every padded step, wherever it is: one kernel call per step.
+
+        ``SeqLSTM`` and ``SeqGRU`` override this with rnnkit's whole-sequence kernels.
+        """
+        outputs = []
+        for x_t, v in zip(x.unbind(0), valid.to(x.dtype).unbind(0)):
+            out, hx = self._run(x_t.unsqueeze(0), hx)
+            m = v.view(1, -1, 1)
+            outputs.append(out * m)
+            hx = [h * m for h in hx]
+        return torch.cat(outputs), hx
 
     # ------------------------------------------------------------------ forward
     def forward(self, input: Any, state: Any = None, return_state: bool = False):
@@ -256,12 +266,16 @@ class FusedRecurrentLayer(AbstractSequencer):
         self.begin_call()
         hx = self._initial(state, N, x)
         valid = (x != 0).any(2) if self.maskzero else None
-        if valid is None or bool(valid.all()):
-            output, final = self._run(x, hx)
-        else:
-            # The final state is kept even when this call does not remember: a later call that
-            # does continues from it (the original: neither, neither, both).
-            output, final = self._run_masked(x, hx, valid, need_final=True)
+        # In eval(), no graph and no training workspace, unless the caller asks for gradients
+        # w.r.t. the input or the state.
+        no_graph = not self.training and not _nest.requires_grad((input, state))
+        with torch.no_grad() if no_graph else contextlib.nullcontext():
+            if valid is None or bool(valid.all()):
+                output, final = self._run(x, hx)
+            else:
+                # The final state is kept even when this call does not remember: a later call
+                # that does continues from it (the original: neither, neither, both).
+                output, final = self._run_masked(x, hx, valid, need_final=True)
         final = self._to_user(final)
         keep_graph = self.training and torch.is_grad_enabled()
         self._carry.set(final if keep_graph else _nest.detach(final))

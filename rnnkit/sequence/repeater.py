@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import nn
 
 from .. import _seqio
@@ -49,6 +50,11 @@ class Repeater(AbstractSequencer):
     def forward(self, input: Any) -> Any:
         self.begin_call()
         with sequence_window(self.module, self.n_step), named_errors(type(self).__name__):
+            if isinstance(input, torch.Tensor) and input.dim() > 0:
+                repeated = input.unsqueeze(0).expand(self.n_step, *input.shape)
+                chunks = self.module.run_sequence(repeated)
+                if chunks is not None:  # the module's sequence kernel ran every step
+                    return _seqio.from_sequence(chunks, as_tensor=True)
             outputs = [self.module(input) for _ in range(self.n_step)]
         return _seqio.join(outputs, as_tensor=True)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ..kernels.gru import gru_sequence
 from ..recurrent.gru import GRU
 from .fused import FusedRecurrentLayer
 
@@ -44,6 +45,13 @@ class SeqGRU(FusedRecurrentLayer):
         super().__init__(input_size, output_size, batch_first, maskzero)
         self._create_weights(3, self.hidden_size, device, dtype)
         self.reset_parameters()
+
+    def _run_resetting(self, x, hx, valid):
+        out, h = gru_sequence(
+            x, hx[0].squeeze(0), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+            reset_after=True, valid=valid,
+        )  # fmt: skip
+        return out, [h.unsqueeze(0)]
 
     def to_gru(self) -> GRU:
         """A ``GRU(reset_after=True)`` step module with copies of these weights."""

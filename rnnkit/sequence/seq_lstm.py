@@ -15,6 +15,7 @@ import torch
 
 from .._checks import expect_positive_int
 from .._params import new_parameter
+from ..kernels.lstm import lstm_sequence
 from ..recurrent.fast_lstm import FastLSTM
 from .fused import FusedRecurrentLayer
 
@@ -30,9 +31,9 @@ class SeqLSTM(FusedRecurrentLayer):
         input_size: ``D``. output_size: ``H``.
         batch_first: tensors are ``(N, T, *)``.
         maskzero: all-zero input steps are padding: their output is zero and they reset the
-            state, exactly as ``Sequencer(FastLSTM(...).mask_zero(1))``. Each row must be one run
-            of real steps, padded before (left) and/or after (right); runs on the kernels'
-            packed-sequence path.
+            state, exactly as ``Sequencer(FastLSTM(...).mask_zero(1))``: zero steps may be
+            anywhere (padding before and after each row runs on the kernels' packed-sequence
+            path, zero steps inside a row on rnnkit's whole-sequence kernel).
 
     Shape:
         ``forward(x (T, N, D), state=None, return_state=False)`` → ``(T, N, H)``; ``state`` is
@@ -64,6 +65,12 @@ class SeqLSTM(FusedRecurrentLayer):
 
     def _state_sizes(self):
         return [self.hidden_size, self.hidden_size]
+
+    def _run_resetting(self, x, hx, valid):
+        bias = self.bias_ih + self.bias_hh
+        h0, c0 = (h.squeeze(0) for h in hx)
+        out, h, c = lstm_sequence(x, h0, c0, self.weight_ih, self.weight_hh, bias, valid=valid)
+        return out, [h.unsqueeze(0), c.unsqueeze(0)]
 
     def to_fast_lstm(self) -> FastLSTM:
         """A ``FastLSTM`` with copies of these weights: stepping it gives the same outputs."""

@@ -235,17 +235,60 @@ def test_remember_with_padding_equals_step_twin(float64):
         assert_close(layer(x), twin(x), **TIGHT)
 
 
+def step_by_step(layer, x, state):
+    """The reference for zero steps anywhere: one unmasked call per step, resetting by hand."""
+    outputs, state = [], _flat(state)
+    layer.maskzero = False  # the same weights, unmasked
+    try:
+        for x_t in x.unbind(0):
+            out, new = layer(x_t.unsqueeze(0), _pack(state), return_state=True)
+            keep = (x_t != 0).any(1, keepdim=True).to(x.dtype)  # (N, 1)
+            outputs.append(out[0] * keep)
+            state = [s * keep for s in _flat(new)]
+    finally:
+        layer.maskzero = True
+    return torch.stack(outputs), _pack(state)
+
+
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_zero_step_inside_a_sequence_raises(kind):
+def test_zero_steps_anywhere_reset_the_state_there(kind, float64):
+    # The original's own test: 20 % of the steps zeroed at random, inside rows too.
+    torch.manual_seed(3)
     layer = _layer(kind)
-    x = torch.randn(T, 3, D)
-    x[0, 0] = 0  # left padding: fine
-    x[2, 1] = 0  # a hole inside row 1's sequence
-    with pytest.raises(
-        ValueError,
-        match=rf"{kind.split('_')[0]}: with maskzero=True .* row 1 has a zero step inside its sequence",
-    ):
-        layer(x)
+    x = torch.randn(T + 3, 4, D, requires_grad=True)
+    keep = (torch.rand(T + 3, 4) > 0.2).unsqueeze(2)
+    state = _random_state(kind, 4, requires_grad=True)
+    out, final = layer(x * keep, state, return_state=True)
+    ref, ref_final = step_by_step(layer, x * keep, state)
+    assert_close(out, ref, **TIGHT)
+    for a, b in zip(_flat(final), _flat(ref_final)):
+        assert_close(a, b, **TIGHT)
+    assert bool((out[~keep.squeeze(2)] == 0).all())
+    inputs = [x, *_flat(state), *layer.parameters()]
+    loss = lambda o, f: o.pow(2).sum() + sum(s.sum() for s in _flat(f))  # noqa: E731
+    grads = torch.autograd.grad(loss(out, final), inputs)
+    ref_grads = torch.autograd.grad(loss(ref, ref_final), inputs)
+    for g, r in zip(grads, ref_grads):
+        assert_close(g, r, **TIGHT)
+
+
+@pytest.mark.parametrize("kind", ["SeqLSTM", "SeqGRU"])
+def test_zero_steps_anywhere_equal_the_masked_step_twin(kind, float64):
+    layer = _layer(kind)
+    x = torch.randn(T + 3, 4, D)
+    x[torch.rand(T + 3, 4) < 0.2] = 0
+    twin = KINDS[kind][2](layer)
+    assert twin.mask_n_input_dim == 1
+    stepped = torch.stack([twin(x_t) for x_t in x.unbind(0)])  # by hand: no kernel
+    assert_close(layer(x), stepped, **TIGHT)
+
+
+@pytest.mark.parametrize("kind", ["SeqLSTM", "SeqGRU"])
+def test_gradcheck_zero_steps_anywhere(kind, float64):
+    layer = _layer(kind)
+    keep = torch.tensor([[1, 1, 0], [0, 1, 1], [1, 0, 1], [1, 1, 1]]).bool().unsqueeze(2)
+    vals = (torch.rand(4, 3, D) + 0.5).requires_grad_()  # never zero: the mask stays fixed
+    assert torch.autograd.gradcheck(lambda v: layer(v * keep), (vals,))
 
 
 @pytest.mark.parametrize("kind", ["SeqLSTM", "SeqGRU"])
