@@ -58,25 +58,31 @@ class _GRUSequence(torch.autograd.Function):
         hs[0] = h0
         # Cho: r ⊙ (h ⊙ m_n), the input of W_hn; reset after: W_hn (h ⊙ m_n) + b_hn.
         inner = x.new_empty(T, N, H)
+        # Every per-step view made up front: slicing inside the loop costs more than the math
+        # at small sizes.
+        hs_t, inner_t = hs.unbind(0), inner.unbind(0)
+        rz_t = gates[..., : 2 * H].unbind(0)
+        r_t, z_t, n_t = (b.unbind(0) for b in gates.split(H, 2))
+        valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
         for t in range(T):
-            a, h = gates[t], hs[t]
+            h = hs_t[t]
             if h_mask is None:
-                a[:, : 2 * H].addmm_(h, w_rz_t)
+                rz_t[t].addmm_(h, w_rz_t)
             else:
                 for g, p in enumerate(_recurrent(h, w_t, h_mask, range(2))):
-                    a[:, g * H : (g + 1) * H].add_(p)
-            a[:, : 2 * H].sigmoid_()
-            r, z, n = a.split(H, 1)
+                    (r_t, z_t)[g][t].add_(p)
+            rz_t[t].sigmoid_()
+            r, z, n = r_t[t], z_t[t], n_t[t]
             hn = h if h_mask is None else h * h_mask[2]
             if after:
-                torch.addmm(b_hn, hn, w_t[2], out=inner[t])
-                n.addcmul_(r, inner[t])
+                torch.addmm(b_hn, hn, w_t[2], out=inner_t[t])
+                n.addcmul_(r, inner_t[t])
             else:
-                n.addmm_(torch.mul(r, hn, out=inner[t]), w_t[2])
+                n.addmm_(torch.mul(r, hn, out=inner_t[t]), w_t[2])
             n.tanh_()
-            torch.addcmul(n, z, h - n, out=hs[t + 1])  # (1 - z) n + z h
-            if valid is not None:
-                hs[t + 1].mul_(valid[t].unsqueeze(1))
+            torch.addcmul(n, z, h - n, out=hs_t[t + 1])  # (1 - z) n + z h
+            if valid_t is not None:
+                hs_t[t + 1].mul_(valid_t[t])
         ctx.after = after
         ctx.save_for_backward(x, weight_ih, weight_hh, hs, gates, inner, x_mask, h_mask, valid)
         return hs[1:], hs[T].clone()
@@ -101,27 +107,30 @@ class _GRUSequence(torch.autograd.Function):
             by_n = torch.stack((r, hn * r * (1 - r)), 2)
         # per step: [d_inner, da_r, da_z, da_n, dh_direct]
         buf = hs.new_empty(T, N, 5 * H)
-        dh = grad_out[T - 1] if grad_h is None else grad_out[T - 1] + grad_h
+        buf_h = buf[..., 2 * H :].view(T, N, 3, H).unbind(0)
+        buf_n = buf[..., : 2 * H].view(T, N, 2, H).unbind(0)
+        da_n_t, d_inner_t = buf[..., 3 * H : 4 * H].unbind(0), buf[..., :H].unbind(0)
+        direct_t, rz_grad_t = buf[..., 4 * H :].unbind(0), buf[..., H : 3 * H].unbind(0)
+        by_h_t, by_n_t, grad_t = by_h.unbind(0), by_n.unbind(0), grad_out.unbind(0)
+        valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
+        w_rz = weight_hh[: 2 * H]
+        dh = grad_t[T - 1] if grad_h is None else grad_t[T - 1] + grad_h
         for t in range(T - 1, -1, -1):
-            if valid is not None:
-                dh = dh * valid[t].unsqueeze(1)
-            step = buf[t]
-            torch.mul(by_h[t], dh.unsqueeze(1), out=step[:, 2 * H :].view(N, 3, H))
-            da_n = step[:, 3 * H : 4 * H]
-            d_n_in = da_n if after else da_n.mm(w[2])
-            torch.mul(by_n[t], d_n_in.unsqueeze(1), out=step[:, : 2 * H].view(N, 2, H))
+            if valid_t is not None:
+                dh = dh * valid_t[t]
+            torch.mul(by_h_t[t], dh.unsqueeze(1), out=buf_h[t])
+            d_n_in = da_n_t[t] if after else da_n_t[t].mm(w[2])
+            torch.mul(by_n_t[t], d_n_in.unsqueeze(1), out=buf_n[t])
             if t == 0 and not ctx.needs_input_grad[1]:
                 break
-            d_inner = step[:, :H]  # w.r.t. hn (Cho) or W_hn hn + b_hn (reset after)
-            if after:
-                d_hn = d_inner.mm(w[2])
-            else:
-                d_hn = d_inner
-            prev = step[:, 4 * H :] + (grad_out[t - 1] if t > 0 else 0)
+            # d_inner is w.r.t. hn (Cho) or W_hn hn + b_hn (reset after)
+            d_hn = d_inner_t[t].mm(w[2]) if after else d_inner_t[t]
+            prev = direct_t[t] + grad_t[t - 1] if t > 0 else direct_t[t]
             if h_mask is None:
-                dh = torch.addmm(prev, step[:, H : 3 * H], weight_hh[: 2 * H]).add_(d_hn)
+                dh = torch.addmm(prev, rz_grad_t[t], w_rz).add_(d_hn)
             else:
                 dh = prev.addcmul(d_hn, h_mask[2])
+                step = buf[t]
                 for g in range(2):
                     dh.addcmul_(step[:, (g + 1) * H : (g + 2) * H].mm(w[g]), h_mask[g])
         flat = buf.view(T * N, 5 * H)

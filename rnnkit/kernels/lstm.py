@@ -50,19 +50,28 @@ class _LSTMSequence(torch.autograd.Function):
         cs = x.new_empty(T + 1, N, H)
         tanh_c = x.new_empty(T, N, H)
         hs[0], cs[0] = h0, c0
+        # Every per-step view made up front: slicing inside the loop costs more than the math
+        # at small sizes.
+        a_all, hs_t, cs_t, tanh_t = gates.unbind(0), hs.unbind(0), cs.unbind(0), tanh_c.unbind(0)
+        i_t, f_t, g_t, o_t = (b.unbind(0) for b in gates.split(H, 2))
+        if_t = gates[..., : 2 * H].unbind(0)
+        valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
         for t in range(T):
-            a = gates[t]
-            a.addmm_(hs[t], w_hh_t)
-            _activate(a, cs[t], H, w_ci, w_cf)
-            i, f, g, o = a.split(H, 1)
-            c = torch.mul(f, cs[t], out=cs[t + 1]).addcmul_(i, g)
-            if w_co is not None:
-                o.addcmul_(c, w_co).sigmoid_()
-            torch.mul(o, torch.tanh(c, out=tanh_c[t]), out=hs[t + 1])
-            if valid is not None:
-                m = valid[t].unsqueeze(1)
-                hs[t + 1].mul_(m)
-                c.mul_(m)
+            a_all[t].addmm_(hs_t[t], w_hh_t)
+            if w_ci is not None:  # i and f see the old cell, o the new one (below)
+                i_t[t].addcmul_(cs_t[t], w_ci)
+                f_t[t].addcmul_(cs_t[t], w_cf)
+            if_t[t].sigmoid_()
+            g_t[t].tanh_()
+            c = torch.mul(f_t[t], cs_t[t], out=cs_t[t + 1]).addcmul_(i_t[t], g_t[t])
+            if w_co is None:
+                o_t[t].sigmoid_()
+            else:
+                o_t[t].addcmul_(c, w_co).sigmoid_()
+            torch.mul(o_t[t], torch.tanh(c, out=tanh_t[t]), out=hs_t[t + 1])
+            if valid_t is not None:
+                hs_t[t + 1].mul_(valid_t[t])
+                c.mul_(valid_t[t])
         ctx.save_for_backward(
             x, weight_ih, weight_hh, hs, cs, tanh_c, gates, w_ci, w_cf, w_co, valid
         )
@@ -84,26 +93,31 @@ class _LSTMSequence(torch.autograd.Function):
             (f, i * (1 - i) * g, f * (1 - f) * cs[:-1], i * (1 - g * g)), 2
         )  # (T, N, 4, H): dc times these gives [dc_prev, da_i, da_f, da_g]
         buf = hs.new_empty(T, N, 5 * H)  # per step [dc_prev, da_i, da_f, da_g, da_o]
-        dh = grad_out[T - 1] if grad_h is None else grad_out[T - 1] + grad_h
+        buf_c, buf_o = buf[..., :H].unbind(0), buf[..., 4 * H :].unbind(0)
+        buf_dc = buf[..., : 4 * H].view(T, N, 4, H).unbind(0)
+        buf_gates = buf[..., H:].unbind(0)
+        do_t, dc_from_h_t, factors_t = do.unbind(0), dc_from_h.unbind(0), factors.unbind(0)
+        grad_t = grad_out.unbind(0)
+        valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
+        dh = grad_t[T - 1] if grad_h is None else grad_t[T - 1] + grad_h
         dc_next = torch.zeros_like(dh) if grad_c is None else grad_c
         for t in range(T - 1, -1, -1):
-            if valid is not None:
-                m = valid[t].unsqueeze(1)
-                dh = dh * m
-                dc_next = dc_next * m
-            step = buf[t]
-            da_o = torch.mul(dh, do[t], out=step[:, 4 * H :])
-            dc = torch.addcmul(dc_next, dh, dc_from_h[t])
+            if valid_t is not None:
+                dh = dh * valid_t[t]
+                dc_next = dc_next * valid_t[t]
+            da_o = torch.mul(dh, do_t[t], out=buf_o[t])
+            dc = torch.addcmul(dc_next, dh, dc_from_h_t[t])
             if peephole:
                 dc.addcmul_(da_o, w_co)
-            torch.mul(factors[t], dc.unsqueeze(1), out=step[:, : 4 * H].view(N, 4, H))
-            dc_next = step[:, :H]
+            torch.mul(factors_t[t], dc.unsqueeze(1), out=buf_dc[t])
+            dc_next = buf_c[t]
             if peephole:
+                step = buf[t]
                 dc_next.addcmul_(step[:, H : 2 * H], w_ci).addcmul_(step[:, 2 * H : 3 * H], w_cf)
             if t > 0:
-                dh = torch.addmm(grad_out[t - 1], step[:, H:], weight_hh)
+                dh = torch.addmm(grad_t[t - 1], buf_gates[t], weight_hh)
             elif ctx.needs_input_grad[1]:
-                dh = step[:, H:].mm(weight_hh)
+                dh = buf_gates[t].mm(weight_hh)
         da = buf.view(T * N, 5 * H)[:, H:]  # (T·N, 4H), gates [i, f, g, o]
         need = ctx.needs_input_grad
         grad_x = da.mm(weight_ih).view(T, N, D) if need[0] else None
