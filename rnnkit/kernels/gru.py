@@ -207,6 +207,9 @@ def _gru_inference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask
     return out, h.clone()
 
 
+# Under torch.compile the kernel is a graph break: tracing its loop would unroll every step
+# and recompile for every sequence length; eager, it is what the compiler would produce.
+@torch.compiler.disable
 def gru_sequence(
     x: Tensor,
     h0: Tensor,

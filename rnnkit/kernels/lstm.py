@@ -162,6 +162,9 @@ def _lstm_inference(x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, val
     return out, h.clone(), c
 
 
+# Under torch.compile the kernel is a graph break: tracing its loop would unroll every step
+# and recompile for every sequence length; eager, it is what the compiler would produce.
+@torch.compiler.disable
 def lstm_sequence(
     x: Tensor,
     h0: Tensor,
