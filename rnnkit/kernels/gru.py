@@ -80,7 +80,7 @@ class _GRUSequence(torch.autograd.Function):
             else:
                 n.addmm_(torch.mul(r, hn, out=inner_t[t]), w_t[2])
             n.tanh_()
-            torch.addcmul(n, z, h - n, out=hs_t[t + 1])  # (1 - z) n + z h
+            torch.lerp(n, h, z, out=hs_t[t + 1])  # n + z (h - n) = (1 - z) n + z h
             if valid_t is not None:
                 hs_t[t + 1].mul_(valid_t[t])
         ctx.after = after
@@ -201,7 +201,7 @@ def _gru_inference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask
             else:
                 n.addmm_(r * hn, w_t[2])
             n.tanh_()
-            h = torch.addcmul(n, z, h - n, out=out[start + k])
+            h = torch.lerp(n, h, z, out=out[start + k])
             if valid is not None:
                 h.mul_(valid[start + k].unsqueeze(1))
     return out, h.clone()
