@@ -10,7 +10,8 @@ from torch import nn
 from .. import _nest
 from .._checks import expect_positive_int, user_errors
 from .._state import TensorSpec
-from .abstract import AbstractRecurrent
+from ..kernels.intercept import interceptable_linears, run_steps
+from .abstract import AbstractRecurrent, recurrent_modules
 
 
 def _is_shape(obj: Any) -> bool:
@@ -116,6 +117,21 @@ class Recurrence(AbstractRecurrent):
             return tuple(zeros(s) for s in size)
 
         return zeros(self.output_size)
+
+    def sequence_kernel(self):
+        # Whole sequences gain from hoisting/deferring the module's nn.Linear maps
+        # (rnnkit.kernels.intercept); stepping is kept where that cannot be exact: a nested
+        # step module (it owns its own steps), a nested output (the kernel returns one
+        # tensor), trim_zero (it computes only the kept rows).
+        if not isinstance(self.output_size, torch.Size) or self.trim:
+            return None
+        if next(recurrent_modules(self.module), None) is not None:
+            return None
+        linears = interceptable_linears(self.module)
+        if not linears:
+            return None
+        name = type(self).__name__
+        return lambda x, y, valid: run_steps(name, self.recurrent_step, linears, x, y, valid)
 
     def recurrent_step(self, x, y_prev):
         with user_errors(

@@ -20,8 +20,9 @@ from .._checks import (
     user_errors,
 )
 from .._state import TensorSpec
+from ..kernels.intercept import interceptable_linears, run_steps
 from ..tables import CAddTable
-from .abstract import AbstractRecurrent
+from .abstract import AbstractRecurrent, recurrent_modules
 
 
 class Bias(nn.Module):
@@ -115,6 +116,18 @@ class Recurrent(AbstractRecurrent):
         if isinstance(self.start, Bias):
             return TensorSpec("h", tuple(self.start.bias.shape))
         return None
+
+    def sequence_kernel(self):
+        # The linear case, Recurrent(start, nn.Linear, nn.Linear, transfer): input(x[t]) for
+        # all steps is one product, feedback(h) deferred (rnnkit.kernels.intercept); the
+        # steps themselves are recurrent_step's, so the first still goes through ``start``.
+        linears = interceptable_linears(self)
+        if len(list(recurrent_modules(self))) > 1 or not (
+            self.input in linears and self.feedback in linears and type(self.merge) is CAddTable
+        ):
+            return None
+        name = type(self).__name__
+        return lambda x, h, valid: run_steps(name, self.recurrent_step, linears, x, h, valid)
 
     def recurrent_step(self, x, h_prev):
         with user_errors(type(self).__name__, "its modules", (x, h_prev)):

@@ -1,0 +1,158 @@
+"""Hoisted and deferred linear maps: the per-step products of a recurrence, batched over time.
+
+A recurrence written step by step computes, at every step, ``x[t] Wᵀ`` (the input
+projection) and ``h Wᵀ`` (the recurrent one), and in backward one weight-gradient product
+per step with inner dimension ``N``, accumulated into ``W``. Over one whole-sequence call:
+
+- :class:`HoistedLinear` computes the input projection of all ``T`` steps as one product
+  over ``T·N`` rows; each step takes its slice. Backward writes each step's output gradient
+  into one ``(T·N, out)`` buffer; the input, weight and bias gradients are then one product
+  each.
+- :class:`DeferredLinear` computes ``addmm(b, h, Wᵀ)`` against a contiguous ``Wᵀ`` made once
+  per call; its per-step backward returns only the input gradient and records
+  ``(h, grad_out)``. The weight and bias gradients of all steps are one product over the
+  records.
+
+The one-product gradients are computed by a *collect* node: a Function applied once per call
+to ``W`` (and ``b``, and for a hoisted map the input) that returns an empty token; every
+per-step node takes the token as an input, so autograd runs the collect node after the
+backward of every step that uses it. Records are tagged with the backward pass (graph task)
+that made them and a collect node uses only its own pass's, so a second backward with
+``retain_graph``, a backward that does not reach the weights (``autograd.grad`` w.r.t. the
+input only) or an interrupted one give the same gradients as stepping. Steps run under
+``no_grad`` (outside ``rho``) build no node and record nothing.
+
+The per-step nodes are not differentiable twice (``create_graph=True`` raises).
+
+Shapes: hoisted input ``x (T, *, in)``; deferred input ``h (*, in)``; ``weight (out, in)``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+
+def _task_id() -> int:
+    return torch._C._current_graph_task_id()
+
+
+class _Collect(torch.autograd.Function):
+    """The collect node: ``bias`` (zeros without one) as a new tensor, in the graph of ``W``.
+
+    Every step's product adds it, so autograd runs this node's backward after all of
+    theirs, with the bias gradient already summed over steps; the weight gradient is one
+    product over the steps' records.
+    """
+
+    @staticmethod
+    def forward(ctx, owner, weight, bias):
+        ctx.owner, ctx.has_bias = owner, bias is not None
+        return bias.clone() if bias is not None else weight.new_zeros(weight.size(0))
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_bias):
+        grad_w = ctx.owner.weight_grad() if ctx.needs_input_grad[1] else None
+        return None, grad_w, grad_bias if ctx.has_bias else None
+
+
+class DeferredLinear:
+    """``F.linear(h, weight, bias)`` for every step of one call, weight gradient deferred.
+
+    Make one per call (it fixes a contiguous ``Wᵀ`` for the call) and call it on each
+    step's ``h``. Each product is ATen's ``addmm`` against the detached ``Wᵀ`` plus the
+    collect node's bias, so its backward (C++) gives only the input gradient and the bias's;
+    a tensor hook records the step's output gradient for the weight gradient. With
+    ``split`` (sizes of the output's last dim), each call returns the parts, as views: a
+    caller that splits the result anyway saves a slice backward (a zero-filled buffer) per
+    part and step; the parts must not be modified in place.
+    """
+
+    def __init__(
+        self, weight: Tensor, bias: Tensor | None = None, split: tuple[int, ...] | None = None
+    ) -> None:
+        self.weight, self.split = weight, split
+        with torch.no_grad():
+            self.weight_t = weight.t().contiguous()  # (in, out): read row-wise per step
+        self.inputs: list[tuple[Tensor, int]] = []  # each step's h (M, in) and its version
+        self.records: list[tuple[int, int, Tensor]] = []  # (backward pass, step, grad)
+        wanted = torch.is_grad_enabled() and (
+            weight.requires_grad or (bias is not None and bias.requires_grad)
+        )
+        if wanted:
+            self.bias = _Collect.apply(self, weight, bias)
+            self.node = self.bias.grad_fn
+        else:
+            self.bias = weight.new_zeros(weight.size(0)) if bias is None else bias.detach()
+            self.node = None
+        self.weight_wanted = wanted and weight.requires_grad
+
+    def __call__(self, h: Tensor):
+        h2 = h.reshape(-1, h.size(-1))  # (*, in) -> (M, in)
+        out = torch.addmm(self.bias, h2, self.weight_t)
+        if self.weight_wanted and torch.is_grad_enabled():
+            k = len(self.inputs)
+            self.inputs.append((h2, h2._version))
+            out.register_hook(lambda grad, k=k: self._record(k, grad))
+        out = out.view(*h.shape[:-1], out.size(-1))
+        return out if self.split is None else out.split(self.split, -1)
+
+    def _record(self, k: int, grad: Tensor) -> None:
+        # A pass that will not run the collect node (autograd.grad w.r.t. the input only)
+        # would leave its record behind: keep nothing for it.
+        # (No gradient reached this step's output: ``None``, nothing to add.)
+        if grad is not None and torch._C._will_engine_execute_node(self.node):
+            self.records.append((_task_id(), k, grad))
+
+    def weight_grad(self) -> Tensor | None:
+        """``Σ_t grad_tᵀ h_t`` over this backward pass's records, as one product."""
+        task = _task_id()
+        mine = [(k, g) for pass_, k, g in self.records if pass_ == task]
+        self.records = []  # older passes' (interrupted ones) go too
+        if not mine:
+            return None
+        for k, _ in mine:
+            h2, version = self.inputs[k]
+            if h2._version != version:  # what autograd's saved tensors would say
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified "
+                    "by an inplace operation: the input of a deferred linear map (rnnkit)"
+                )
+        hs = torch.cat([self.inputs[k][0] for k, _ in mine])  # (K·M, in)
+        gs = torch.cat([g for _, g in mine])  # (K·M, out)
+        return gs.t().mm(hs)
+
+
+# ---------------------------------------------------------------------------- hoisted
+class HoistedLinear:
+    """``F.linear(x[t], weight, bias)`` for every ``t`` of ``x (T, *, in)``, as one product.
+
+    ``hoisted[t]`` is step ``t``'s output: a new tensor (the caller may modify it in place),
+    or with ``split`` the parts, as views, as :class:`DeferredLinear` gives them. Plain
+    autograd: the steps' slices come from one ``unbind``, whose backward stacks every step's
+    gradient once (no per-step node of ours, no zero-filled ``(T, N, out)`` buffer per step);
+    the input, weight and bias gradients are then one product each.
+    """
+
+    def __init__(
+        self,
+        x: Tensor,
+        weight: Tensor,
+        bias: Tensor | None = None,
+        split: tuple[int, ...] | None = None,
+    ) -> None:
+        out = F.linear(x.reshape(-1, x.size(-1)), weight, bias)  # (T·N', out)
+        out = out.view(*x.shape[:-1], weight.size(0))  # (T, *, out)
+        self.split = split
+        if split is None:
+            self.steps = out.unbind(0)
+        else:
+            self.steps = list(zip(*(part.unbind(0) for part in out.split(split, -1))))
+
+    def __getitem__(self, t: int):
+        """Step ``t``'s output."""
+        # A copy, not a view: a cell may modify it in place (ReLU(inplace=True)).
+        return self.steps[t] if self.split is not None else self.steps[t].clone()
