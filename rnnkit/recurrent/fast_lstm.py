@@ -8,6 +8,7 @@ Parameters use ``torch.nn.LSTM``'s names and layout (gates ``[i, f, g, o]``), so
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -15,6 +16,8 @@ from .._checks import expect_features, expect_float, expect_positive_int
 from .._params import new_parameter, uniform_init, zeros_state
 from .._state import TensorSpec
 from ..cells.lstm import lstm_pointwise, lstm_step
+from ..kernels.deferred import DeferredLinear, HoistedLinear
+from ..kernels.intercept import chunked
 from ..kernels.lstm import lstm_sequence
 from .abstract import AbstractRecurrent
 
@@ -102,7 +105,27 @@ class FastLSTM(AbstractRecurrent):
             )
 
     def sequence_kernel(self):
-        return None if self.batchnorm else self._run_sequence
+        if self.batchnorm:
+            return lambda x, state, valid: chunked(self._run_batchnorm_sequence, x, state, valid)
+        return self._run_sequence
+
+    def _run_batchnorm_sequence(self, x, state, valid):
+        # W_ih x for all steps is one product and W_hh h is deferred (weight gradient one
+        # product at the end); the BatchNorms are called at every step, in order, as the
+        # step path calls them: the same batch statistics and running-statistic updates.
+        h, c = state
+        projected = HoistedLinear(x, self.weight_ih)
+        recurrent = DeferredLinear(self.weight_hh)
+        outputs = []
+        for t in range(x.size(0)):
+            gates = self.bn_ih(projected[t]) + self.bn_hh(recurrent(h)) + self.bias
+            h, c = lstm_pointwise(gates, c, self.bn_c)
+            if valid is not None:
+                pad = valid[t] == 0
+                if bool(pad.any()):
+                    h, c = h.masked_fill(pad.unsqueeze(1), 0), c.masked_fill(pad.unsqueeze(1), 0)
+            outputs.append(h)
+        return torch.stack(outputs), (h, c)
 
     def _run_sequence(self, x, state, valid):
         h, c = state

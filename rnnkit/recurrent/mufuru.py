@@ -8,6 +8,7 @@ from .._checks import expect_features, expect_positive_int
 from .._params import new_parameter, uniform_init, zeros_state
 from .._state import TensorSpec
 from ..cells.mufuru import MUFURU_OPS, mufuru_step
+from ..kernels.mufuru import mufuru_sequence
 from .abstract import AbstractRecurrent
 
 
@@ -80,6 +81,16 @@ class MuFuRu(AbstractRecurrent):
 
     def initial_state(self, x):
         return zeros_state(x, self.output_size, self.weight_xr)
+
+    def sequence_kernel(self):
+        return self._run_sequence
+
+    def _run_sequence(self, x, s, valid):
+        s = mufuru_sequence(
+            x, s, self.ops, self.weight_xr, self.bias_xr, self.weight_sr, self.bias_sr,
+            self.weight_v, self.bias_v, self.weight_p, self.bias_p, valid=valid,
+        )  # fmt: skip
+        return s
 
     def recurrent_step(self, x, s):
         s = mufuru_step(
