@@ -5,24 +5,26 @@ projection) and ``h Wᵀ`` (the recurrent one), and in backward one weight-gradi
 per step with inner dimension ``N``, accumulated into ``W``. Over one whole-sequence call:
 
 - :class:`HoistedLinear` computes the input projection of all ``T`` steps as one product
-  over ``T·N`` rows; each step takes its slice. Backward writes each step's output gradient
-  into one ``(T·N, out)`` buffer; the input, weight and bias gradients are then one product
-  each.
-- :class:`DeferredLinear` computes ``addmm(b, h, Wᵀ)`` against a contiguous ``Wᵀ`` made once
-  per call; its per-step backward returns only the input gradient and records
-  ``(h, grad_out)``. The weight and bias gradients of all steps are one product over the
-  records.
+  over ``T·N`` rows; each step takes its slice of one ``unbind``, whose backward stacks the
+  steps' gradients once, so the input, weight and bias gradients are one product each
+  (plain autograd).
+- :class:`DeferredLinear` computes ``addmm(b, h, Wᵀ)`` against a detached contiguous ``Wᵀ``
+  made once per call, so the step's backward (ATen's) gives only the input gradient; a
+  tensor hook records the step's output gradient. The weight gradient of all steps is then
+  one product over the records, ``cat(grads)ᵀ cat(h)``.
 
-The one-product gradients are computed by a *collect* node: a Function applied once per call
-to ``W`` (and ``b``, and for a hoisted map the input) that returns an empty token; every
-per-step node takes the token as an input, so autograd runs the collect node after the
-backward of every step that uses it. Records are tagged with the backward pass (graph task)
-that made them and a collect node uses only its own pass's, so a second backward with
+That product is computed by a *collect* node: a Function applied once per call to ``W`` and
+``b`` that returns the bias (zeros without one) as a new tensor, which every step's product
+adds; so autograd runs the collect node after the backward of every step that uses it, with
+the bias gradient already summed. Records are tagged with the backward pass (graph task)
+that made them and the collect node uses only its own pass's, so a second backward with
 ``retain_graph``, a backward that does not reach the weights (``autograd.grad`` w.r.t. the
-input only) or an interrupted one give the same gradients as stepping. Steps run under
-``no_grad`` (outside ``rho``) build no node and record nothing.
+input only) or an interrupted one give the gradients of stepping. Steps run under
+``no_grad`` (outside ``rho``) register no hook and record nothing. A step input changed in
+place before backward raises, as autograd's saved-tensor check does.
 
-The per-step nodes are not differentiable twice (``create_graph=True`` raises).
+The collect node is not differentiable twice: second derivatives through the weight
+gradient raise (``once_differentiable``).
 
 Shapes: hoisted input ``x (T, *, in)``; deferred input ``h (*, in)``; ``weight (out, in)``.
 """

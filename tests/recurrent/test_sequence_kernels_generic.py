@@ -53,12 +53,12 @@ class GRULikeCell(nn.Module):
 
 
 class NestedCell(nn.Module):
-    """Nested tuples inside the step; one Linear on x, on tanh(x) (deferred) and on y."""
+    """Nested tuples inside the step; one Linear on x, on tanh(x) (deferred); dropout."""
 
     def __init__(self):
         super().__init__()
         self.shared = nn.Linear(H, H)  # D == H here: applied to x and to y
-        self.inner = nn.Sequential(nn.Linear(H, H), nn.ReLU(inplace=True))
+        self.inner = nn.Sequential(nn.Linear(H, H), nn.Dropout(0.3), nn.ReLU(inplace=True))
 
     def forward(self, x, y):
         (a, b), (c,) = (self.shared(x), self.shared(torch.tanh(x))), (self.inner(y),)
