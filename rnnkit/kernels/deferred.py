@@ -31,6 +31,8 @@ Shapes: hoisted input ``x (T, *, in)``; deferred input ``h (*, in)``; ``weight (
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -39,6 +41,53 @@ from torch.autograd.function import once_differentiable
 
 def _task_id() -> int:
     return torch._C._current_graph_task_id()
+
+
+class _Tape:
+    """The records of one map's steps in backward: ``(pass, h (M, in), version, grad)``.
+
+    Empty between backward passes. Nothing of the graph refers to it but the collect node's
+    ``ctx`` and the steps' hooks, and it holds tensors only while a backward runs: a tape
+    that held the steps' inputs from forward on would close a reference cycle through the
+    graph (a later step's ``h`` leads back to the collect node), which Python's collector
+    cannot free.
+    """
+
+    __slots__ = ("records",)
+
+    def __init__(self) -> None:
+        self.records: list[tuple] = []
+
+    def weight_grad(self) -> Tensor | None:
+        """``Σ_t grad_tᵀ h_t`` over this backward pass's records, as one product."""
+        task = _task_id()
+        mine = [r[1:] for r in self.records if r[0] == task]
+        self.records = []  # older passes' (interrupted ones) go too
+        if not mine:
+            return None
+        for h2, version, _ in mine:
+            if h2._version != version:  # what autograd's saved tensors would say
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified "
+                    "by an inplace operation: the input of a deferred linear map (rnnkit)"
+                )
+        hs = torch.cat([h2 for h2, _, _ in mine])  # (K·M, in)
+        gs = torch.cat([g for _, _, g in mine])  # (K·M, out)
+        return gs.t().mm(hs)
+
+
+def _recorder(tape: _Tape, node, h2: Tensor) -> Callable[[Tensor], None]:
+    """The hook on one step's product: records ``(h, grad)`` for the collect node ``node``."""
+    version = h2._version
+
+    def record(grad: Tensor | None) -> None:
+        # No gradient reached this step's output (``None``): nothing to add. A pass that
+        # will not run the collect node (autograd.grad w.r.t. the input only) would leave
+        # its record behind: keep nothing for it.
+        if grad is not None and torch._C._will_engine_execute_node(node):
+            tape.records.append((_task_id(), h2, version, grad))
+
+    return record
 
 
 class _Collect(torch.autograd.Function):
@@ -50,14 +99,14 @@ class _Collect(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, owner, weight, bias):
-        ctx.owner, ctx.has_bias = owner, bias is not None
+    def forward(ctx, tape, weight, bias):
+        ctx.tape, ctx.has_bias = tape, bias is not None
         return bias.clone() if bias is not None else weight.new_zeros(weight.size(0))
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_bias):
-        grad_w = ctx.owner.weight_grad() if ctx.needs_input_grad[1] else None
+        grad_w = ctx.tape.weight_grad() if ctx.needs_input_grad[1] else None
         return None, grad_w, grad_bias if ctx.has_bias else None
 
 
@@ -67,65 +116,35 @@ class DeferredLinear:
     Make one per call (it fixes a contiguous ``Wᵀ`` for the call) and call it on each
     step's ``h``. Each product is ATen's ``addmm`` against the detached ``Wᵀ`` plus the
     collect node's bias, so its backward (C++) gives only the input gradient and the bias's;
-    a tensor hook records the step's output gradient for the weight gradient. With
-    ``split`` (sizes of the output's last dim), each call returns the parts, as views: a
-    caller that splits the result anyway saves a slice backward (a zero-filled buffer) per
-    part and step; the parts must not be modified in place.
+    a tensor hook records the step's input and output gradient for the weight gradient.
+    With ``split`` (sizes of the output's last dim), each call returns the parts, as views:
+    a caller that splits the result anyway saves a slice backward (a zero-filled buffer)
+    per part and step; the parts must not be modified in place.
     """
 
     def __init__(
         self, weight: Tensor, bias: Tensor | None = None, split: tuple[int, ...] | None = None
     ) -> None:
-        self.weight, self.split = weight, split
+        self.split = split
         with torch.no_grad():
             self.weight_t = weight.t().contiguous()  # (in, out): read row-wise per step
-        self.inputs: list[tuple[Tensor, int]] = []  # each step's h (M, in) and its version
-        self.records: list[tuple[int, int, Tensor]] = []  # (backward pass, step, grad)
+        self.tape = _Tape()
         wanted = torch.is_grad_enabled() and (
             weight.requires_grad or (bias is not None and bias.requires_grad)
         )
         if wanted:
-            self.bias = _Collect.apply(self, weight, bias)
-            self.node = self.bias.grad_fn
+            self.bias = _Collect.apply(self.tape, weight, bias)
         else:
             self.bias = weight.new_zeros(weight.size(0)) if bias is None else bias.detach()
-            self.node = None
         self.weight_wanted = wanted and weight.requires_grad
 
     def __call__(self, h: Tensor):
         h2 = h.reshape(-1, h.size(-1))  # (*, in) -> (M, in)
         out = torch.addmm(self.bias, h2, self.weight_t)
         if self.weight_wanted and torch.is_grad_enabled():
-            k = len(self.inputs)
-            self.inputs.append((h2, h2._version))
-            out.register_hook(lambda grad, k=k: self._record(k, grad))
+            out.register_hook(_recorder(self.tape, self.bias.grad_fn, h2))
         out = out.view(*h.shape[:-1], out.size(-1))
         return out if self.split is None else out.split(self.split, -1)
-
-    def _record(self, k: int, grad: Tensor) -> None:
-        # A pass that will not run the collect node (autograd.grad w.r.t. the input only)
-        # would leave its record behind: keep nothing for it.
-        # (No gradient reached this step's output: ``None``, nothing to add.)
-        if grad is not None and torch._C._will_engine_execute_node(self.node):
-            self.records.append((_task_id(), k, grad))
-
-    def weight_grad(self) -> Tensor | None:
-        """``Σ_t grad_tᵀ h_t`` over this backward pass's records, as one product."""
-        task = _task_id()
-        mine = [(k, g) for pass_, k, g in self.records if pass_ == task]
-        self.records = []  # older passes' (interrupted ones) go too
-        if not mine:
-            return None
-        for k, _ in mine:
-            h2, version = self.inputs[k]
-            if h2._version != version:  # what autograd's saved tensors would say
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified "
-                    "by an inplace operation: the input of a deferred linear map (rnnkit)"
-                )
-        hs = torch.cat([self.inputs[k][0] for k, _ in mine])  # (K·M, in)
-        gs = torch.cat([g for _, g in mine])  # (K·M, out)
-        return gs.t().mm(hs)
 
 
 # ---------------------------------------------------------------------------- hoisted

@@ -1,6 +1,8 @@
 """Issue 15 item 2: any Recurrence cell (and Recurrent's linear case) through hoisted and
 deferred nn.Linear maps, against the step path of the same module, in float64."""
 
+import gc
+
 import pytest
 import torch
 from torch import nn
@@ -229,4 +231,28 @@ def test_deferred_records_nothing_without_grad():
     deferred = DeferredLinear(w)
     with torch.no_grad():
         deferred(torch.randn(N, H, dtype=torch.float64))
-    assert deferred.inputs == [] and deferred.records == []
+    assert deferred.tape.records == []
+
+
+def test_no_reference_cycle_through_the_graph():
+    # A tape holding the steps' inputs from forward on would tie the graph into a cycle that
+    # Python's collector cannot free (a leak of every call's graph): freed by refcount alone.
+    from rnnkit.kernels.deferred import _Tape
+
+    def tapes():
+        return sum(1 for o in gc.get_objects() if type(o) is _Tape)
+
+    gc.collect()
+    before = tapes()
+    gc.disable()
+    try:
+        module = CELLS["gru_like"]()
+        seq = rnnkit.Sequencer(module)
+        seq(_input()).sum().backward()
+        out = seq(_input())  # a graph never used
+        assert tapes() > before
+        del out
+        module.forget()  # (the module itself is not freed by refcount alone, so drop its state)
+        assert tapes() == before
+    finally:
+        gc.enable()
