@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules import module as _module
 
-from ..masking.zero_mask import zero_masked
+from .. import _nest
 from .deferred import DeferredLinear, HoistedLinear
 
 # Steps per chunk when nothing needs gradients (bounds the hoisted products' memory).
@@ -114,6 +114,20 @@ def _intercepted(linears: list[nn.Linear], x: Tensor) -> Iterator[_Interception]
             m.__dict__.pop("forward", None)
 
 
+def zero_rows(obj: Any, pad: Tensor) -> Any:
+    """Every tensor of ``obj`` with the rows where ``pad (N,)`` is true set to zero, as
+    ``mask_zero`` does on the step path (``masked_fill``; one result per distinct tensor, so
+    an output that is also the state stays one tensor)."""
+    done: dict[int, Tensor] = {}
+
+    def fill(t: Tensor) -> Tensor:
+        if id(t) not in done:
+            done[id(t)] = t.masked_fill(pad.view(-1, *([1] * (t.dim() - 1))), 0)
+        return done[id(t)]
+
+    return _nest.map_tensors(fill, obj)
+
+
 def chunked(kernel: Callable, x: Tensor, state: Any, valid: Tensor | None) -> tuple[Tensor, Any]:
     """``kernel(x, state, valid)``, in ``INFERENCE_CHUNK``-step pieces when no gradient is
     wanted, so that the products hoisted over time take a chunk's memory, not the sequence's."""
@@ -128,6 +142,9 @@ def chunked(kernel: Callable, x: Tensor, state: Any, valid: Tensor | None) -> tu
     return torch.cat(outputs), state
 
 
+# A graph break under torch.compile, as the other kernels: tracing would unroll every step
+# (and see Linear.forward replaced on the instance).
+@torch.compiler.disable
 def run_steps(
     owner: str,
     step: Callable[[Tensor, Any], tuple[Any, Any]],
@@ -155,7 +172,7 @@ def run_steps(
                 if valid is not None:
                     pad = valid[t] == 0
                     if bool(pad.any()):
-                        out, state = zero_masked((out, state), pad)
+                        out, state = zero_rows((out, state), pad)
                 outputs.append(out)
         return torch.stack(outputs), state
 

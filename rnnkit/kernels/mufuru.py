@@ -14,18 +14,21 @@ Shapes: ``x (T, N, D)``, ``s (N, H)``; weights as in :func:`rnnkit.cells.mufuru.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
-from ..cells.mufuru import MUFURU_OPS
 from .deferred import DeferredLinear, HoistedLinear
 from .intercept import chunked
 
 
+# A graph break under torch.compile, as the other kernels: tracing would unroll every step.
+@torch.compiler.disable
 def mufuru_sequence(
     x: Tensor,
     s: Tensor,
-    ops: tuple[str, ...],
+    ops: dict[str, Callable[[Tensor, Tensor], Tensor]],
     weight_xr: Tensor,
     bias_xr: Tensor,
     weight_sr: Tensor,
@@ -36,7 +39,11 @@ def mufuru_sequence(
     bias_p: Tensor,
     valid: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """``T`` MuFuRu steps: ``(output (T, N, H), s_T)``; ``valid (T, N)``: zero padded rows."""
+    """``T`` MuFuRu steps: ``(output (T, N, H), s_T)``; ``valid (T, N)``: zero padded rows.
+
+    ``ops``: name -> ``op(s, v)``, in the order of the op logits (``rnnkit.cells.mufuru``'s
+    ``MUFURU_OPS`` restricted to the module's ops).
+    """
     weights = (weight_xr, bias_xr, weight_sr, bias_sr, weight_v, bias_v, weight_p, bias_p)
     return chunked(lambda x, s, valid: _run(x, s, ops, weights, valid), x, s, valid)
 
@@ -45,7 +52,7 @@ def _run(x, s, ops, weights, valid):
     weight_xr, bias_xr, weight_sr, bias_sr, weight_v, bias_v, weight_p, bias_p = weights
     T, N, D = x.shape
     H, J = s.size(1), len(ops)
-    fns = [MUFURU_OPS[name] for name in ops]
+    fns = list(ops.values())
     # With only keep/forget the output never sees r or v: leave them out, so their weights
     # get no gradient (None), as on the step path, where they are off the output's graph.
     uses_v = any(name not in ("keep", "forget") for name in ops)

@@ -109,6 +109,7 @@ class FastLSTM(AbstractRecurrent):
             return lambda x, state, valid: chunked(self._run_batchnorm_sequence, x, state, valid)
         return self._run_sequence
 
+    @torch.compiler.disable  # a graph break, as the other kernels: tracing unrolls every step
     def _run_batchnorm_sequence(self, x, state, valid):
         # W_ih x for all steps is one product and W_hh h is deferred (weight gradient one
         # product at the end); the BatchNorms are called at every step, in order, as the

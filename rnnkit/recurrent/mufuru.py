@@ -87,14 +87,14 @@ class MuFuRu(AbstractRecurrent):
 
     def _run_sequence(self, x, s, valid):
         s = mufuru_sequence(
-            x, s, self.ops, self.weight_xr, self.bias_xr, self.weight_sr, self.bias_sr,
+            x, s, {name: MUFURU_OPS[name] for name in self.ops}, self.weight_xr, self.bias_xr, self.weight_sr, self.bias_sr,
             self.weight_v, self.bias_v, self.weight_p, self.bias_p, valid=valid,
         )  # fmt: skip
         return s
 
     def recurrent_step(self, x, s):
         s = mufuru_step(
-            x, s, self.ops, self.weight_xr, self.bias_xr, self.weight_sr, self.bias_sr,
+            x, s, {name: MUFURU_OPS[name] for name in self.ops}, self.weight_xr, self.bias_xr, self.weight_sr, self.bias_sr,
             self.weight_v, self.bias_v, self.weight_p, self.bias_p,
         )  # fmt: skip
         return s, s

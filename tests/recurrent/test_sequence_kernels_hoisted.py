@@ -76,6 +76,7 @@ def test_eval_in_chunks_keeps_no_graph(name):
 def test_mufuru_sequence_gradcheck():
     from torch.autograd import gradcheck
 
+    from rnnkit.cells.mufuru import MUFURU_OPS
     from rnnkit.kernels.mufuru import mufuru_sequence
 
     cell = rnnkit.MuFuRu(2, 2, ops=("keep", "replace", "max", "sqrt_diff")).double()
@@ -86,6 +87,7 @@ def test_mufuru_sequence_gradcheck():
     valid = torch.tensor([[1.0, 1.0], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
 
     def run(x, s, *weights):
-        return mufuru_sequence(x, s, cell.ops, *weights, valid=valid)
+        ops = {name: MUFURU_OPS[name] for name in cell.ops}
+        return mufuru_sequence(x, s, ops, *weights, valid=valid)
 
     assert gradcheck(run, (x, s, *weights))
