@@ -68,6 +68,17 @@ def _candidates(H: int) -> dict[str, tuple[nn.Module, str]]:
     }
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _train_step(model: nn.Module, x: torch.Tensor) -> None:
     out = model(x)
     out = out[0] if isinstance(out, tuple) else out
@@ -81,7 +92,7 @@ def main() -> None:
     parser.add_argument("-T", type=int, default=50)
     parser.add_argument("-N", type=int, default=32)
     args = parser.parse_args()
-    print(f"CPU: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+    print(f"CPU: {_cpu_model()}, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}, T={args.T}, N={args.N}")  # fmt: skip
     for H in args.sizes:
         torch.manual_seed(0)
