@@ -33,16 +33,17 @@ def flatten(obj: Any) -> list[torch.Tensor]:
 
 def unflatten(template: Any, tensors: list[torch.Tensor]) -> Any:
     """Inverse of :func:`flatten`: rebuild ``template``'s structure from ``tensors``."""
-    it = iter(tensors)
+    return _build(template, iter(tensors))
 
-    def build(obj):
-        if isinstance(obj, torch.Tensor):
-            return next(it)
-        if isinstance(obj, (tuple, list)):
-            return _rebuild(obj, [build(o) for o in obj])
-        return obj
 
-    return build(template)
+def _build(obj: Any, it) -> Any:
+    # A module-level function, not a closure: a recursive closure is a reference cycle that
+    # would keep ``tensors`` (and their graphs) alive until the garbage collector runs.
+    if isinstance(obj, torch.Tensor):
+        return next(it)
+    if isinstance(obj, (tuple, list)):
+        return _rebuild(obj, [_build(o, it) for o in obj])
+    return obj
 
 
 def first_tensor(obj: Any) -> torch.Tensor | None:
@@ -64,3 +65,23 @@ def detach(obj: Any) -> Any:
 def requires_grad(obj: Any) -> bool:
     """Whether any tensor in ``obj`` requires gradients."""
     return any(t.requires_grad for t in flatten(obj))
+
+
+def stack(items: list) -> Any:
+    """``torch.stack`` of a list of like-structured values, leaf by leaf."""
+    leaves = [flatten(item) for item in items]
+    return unflatten(items[0], [torch.stack(ts) for ts in zip(*leaves)])
+
+
+def cat(items: list) -> Any:
+    """``torch.cat`` of a list of like-structured values, leaf by leaf."""
+    if len(items) == 1:
+        return items[0]
+    leaves = [flatten(item) for item in items]
+    return unflatten(items[0], [torch.cat(ts) for ts in zip(*leaves)])
+
+
+def unbind(obj: Any) -> list:
+    """A value whose leaves are ``(T, *)`` as the list of its ``T`` slices, leaf by leaf."""
+    leaves = [t.unbind(0) for t in flatten(obj)]
+    return [unflatten(obj, list(step)) for step in zip(*leaves)]

@@ -88,7 +88,13 @@ def steps_of(x: Any, start: int, stop: int) -> torch.Tensor:
 
 
 def from_sequence(chunks: list, as_tensor: bool, batch_first: bool = False) -> Any:
-    """The output of a kernel, ``(T_k, N, *)`` chunks in time order, in the form the input came in."""
+    """The output of a kernel, ``(T_k, N, *)`` chunks in time order, in the form the input came in.
+
+    Chunks that are nested tuples of tensors (a step output ``(h, c)``) give a list of ``T``
+    such tuples, as stepping does.
+    """
+    if not all(isinstance(c, torch.Tensor) for c in chunks):
+        return [step for chunk in chunks for step in _nest.unbind(chunk)]
     if as_tensor:
         output = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
         return output.transpose(0, 1) if batch_first else output

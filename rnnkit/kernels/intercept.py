@@ -139,7 +139,7 @@ def chunked(kernel: Callable, x: Tensor, state: Any, valid: Tensor | None) -> tu
         part = None if valid is None else valid[t : t + INFERENCE_CHUNK]
         out, state = kernel(x[t : t + INFERENCE_CHUNK], state, part)
         outputs.append(out)
-    return torch.cat(outputs), state
+    return _nest.cat(outputs), state
 
 
 # A graph break under torch.compile, as the other kernels: tracing would unroll every step
@@ -153,7 +153,8 @@ def run_steps(
     state: Any,
     valid: Tensor | None,
 ) -> tuple[Tensor, Any]:
-    """``step(x[t], state)`` for ``t < T``, as a sequence kernel: ``(output (T, N, *), state)``.
+    """``step(x[t], state)`` for ``t < T``, as a sequence kernel: ``(output (T, N, *), state)``
+    (a nested output gives the nested tuple of its leaves stacked over time).
 
     ``linears`` (from :func:`interceptable_linears`) are hoisted or deferred; with ``valid
     (T, N)`` the output and state rows of padded steps are zero, as ``mask_zero`` does.
@@ -164,16 +165,11 @@ def run_steps(
         with _intercepted(linears, x) as ic:
             for t in range(x.size(0)):
                 out, state = step(ic.step_input(t), state)
-                if not isinstance(out, Tensor):
-                    raise TypeError(
-                        f"{owner}: expected each step's output to be a tensor, got "
-                        f"{type(out).__name__}"
-                    )
                 if valid is not None:
                     pad = valid[t] == 0
                     if bool(pad.any()):
                         out, state = zero_rows((out, state), pad)
                 outputs.append(out)
-        return torch.stack(outputs), state
+        return _nest.stack(outputs), state
 
     return chunked(kernel, x, state, valid)

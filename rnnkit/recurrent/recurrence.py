@@ -121,9 +121,8 @@ class Recurrence(AbstractRecurrent):
     def sequence_kernel(self):
         # Whole sequences gain from hoisting/deferring the module's nn.Linear maps
         # (rnnkit.kernels.intercept); stepping is kept where that cannot be exact: a nested
-        # step module (it owns its own steps), a nested output (the kernel returns one
-        # tensor), trim_zero (it computes only the kept rows).
-        if not isinstance(self.output_size, torch.Size) or self.trim:
+        # step module (it owns its own steps), trim_zero (it computes only the kept rows).
+        if self.trim:
             return None
         if next(recurrent_modules(self.module), None) is not None:
             return None

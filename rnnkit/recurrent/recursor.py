@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import _nest
 from .._checks import user_errors
 from .abstract import AbstractRecurrent, nested_state, outer_recurrent_modules, set_nested_state
 from .row_wise import apply_to_rows, is_row_wise
@@ -78,7 +79,7 @@ class Recursor(AbstractRecurrent):
                     chunks = part.run_sequence(x)
                     if chunks is None:  # e.g. in eval() with an input that requires grad
                         chunks = [torch.stack([part(step) for step in x.unbind(0)])]
-                    x = chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+                    x = _nest.cat(chunks)
                 else:
                     x = apply_to_rows(part, x)
         return x, None

@@ -239,3 +239,42 @@ def test_trim_zero_runs_the_kernel_with_the_results_of_mask_zero():
     masked = Sequencer(copy.deepcopy(gru).mask_zero(1))(x)
     trimmed = Sequencer(gru.trim_zero(1))(x)
     assert_close(trimmed, masked, **TIGHT)
+
+
+class _PeepholeCell(nn.Module):
+    """A user's LSTM cell returning ``(h, c)``: nested output through the generic kernel."""
+
+    def __init__(self):
+        super().__init__()
+        self.ih, self.hh = nn.Linear(D, 4 * H), nn.Linear(H, 4 * H, bias=False)
+        self.peep = nn.Parameter(torch.randn(3, H) * 0.1)
+
+    def forward(self, x, state):
+        h, c = state
+        i, f, g, o = (self.ih(x) + self.hh(h)).chunk(4, 1)
+        i, f = torch.sigmoid(i + self.peep[0] * c), torch.sigmoid(f + self.peep[1] * c)
+        c = f * c + i * torch.tanh(g)
+        return torch.sigmoid(o + self.peep[2] * c) * torch.tanh(c), c
+
+
+def test_recurrence_with_a_nested_output_runs_its_kernel_and_equals_stepping():
+    from rnnkit import Recurrence
+
+    cell = Recurrence(_PeepholeCell(), ((H,), (H,)), 1).double()
+    assert cell.sequence_kernel() is not None
+    twin = copy.deepcopy(cell)
+    twin.sequence_kernel = lambda: None
+    x = random_input()
+    out, out_step = Sequencer(cell)(x), Sequencer(twin)(x)
+    assert isinstance(out, list) and len(out) == T and isinstance(out[0], tuple)
+
+    def loss(outputs):
+        return sum(h.pow(2).sum() + c.sum() for h, c in outputs)
+
+    for (h, c), (h2, c2) in zip(out, out_step):
+        assert_close(h, h2, **TIGHT)
+        assert_close(c, c2, **TIGHT)
+    g = torch.autograd.grad(loss(out), [x, *cell.parameters()])
+    g_step = torch.autograd.grad(loss(out_step), [x, *twin.parameters()])
+    for a, b in zip(g, g_step):
+        assert_close(a, b, **TIGHT)
