@@ -21,6 +21,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
+	$(PY) -m benchmarks.sequence_kernels
 	$(PY) -m benchmarks.step_modules
 	$(PY) -m benchmarks.seq_layers
 	$(PY) -m benchmarks.lm_train
