@@ -114,7 +114,7 @@ def training_rows(cfg, peak, only) -> list[dict]:
                  if k.startswith("nn.") and not k.endswith("loop") or only in k}  # fmt: skip
         x = torch.randn(T, N, H)
 
-        def step(m):
+        def step(m, x=x):
             return lambda: _out(m(x)).sum().backward()
 
         med = round_robin({k: step(m) for k, (m, _, _) in cands.items()}, cfg["warmup"],
@@ -134,7 +134,7 @@ def inference_rows(cfg, peak) -> list[dict]:
         lstm, seq = nn.LSTM(H, H), rnnkit.Sequencer(rnnkit.FastLSTM(H, H))
         x = torch.randn(T, N, H)
         with torch.no_grad():
-            med = round_robin({"nn.LSTM": lambda: lstm(x), "ours": lambda: seq(x)},
+            med = round_robin({"nn.LSTM": lambda m=lstm, x=x: m(x), "ours": lambda m=seq, x=x: m(x)},
                               cfg["warmup"], cfg["repeats"])  # fmt: skip
         rows.append(dict(kind="inference", model="Sequencer(FastLSTM) no_grad", T=T, N=N, H=H,
                          ours_s=med["ours"], peer="nn.LSTM", peer_s=med["nn.LSTM"],
