@@ -18,6 +18,7 @@ from .masking.mask_zero import MaskZero
 from .masking.trim_zero import TrimZero
 from .nce.criterion import NCECriterion
 from .nce.module import NCEModule
+from .nce.sampled_criterion import SampledSoftmaxCriterion
 from .recurrent.abstract import AbstractRecurrent
 from .recurrent.fast_lstm import FastLSTM
 from .recurrent.gru import GRU
@@ -63,6 +64,7 @@ __all__ = [
     "MuFuRu",
     "NCECriterion",
     "NCEModule",
+    "SampledSoftmaxCriterion",
     "NormStabilizer",
     "ParallelTable",
     "Recurrence",

@@ -248,6 +248,9 @@ ENTRIES: list[Entry] = [
           batch_dim=0, no_grad_args=(0,)),
     Entry("NCECriterion", rnnkit.NCECriterion, rnnkit.NCECriterion, _nce_out, kind="criterion",
           batch_dim=0, feature_size=None),
+    Entry("SampledSoftmaxCriterion", rnnkit.SampledSoftmaxCriterion,
+          rnnkit.SampledSoftmaxCriterion, _nce_out, kind="criterion", batch_dim=0,
+          feature_size=None),
     # Its gradient is REINFORCE's (the baseline is detached in the policy term), not the
     # loss's Jacobian; tests/reinforce compares it with the analytic score function.
     Entry("VRClassReward", rnnkit.VRClassReward, _vr_make, _vr_inputs, kind="criterion",
@@ -256,6 +259,11 @@ ENTRIES: list[Entry] = [
     # ---------------------------------------------------------------- models
     Entry("LanguageModel", LanguageModel,
           lambda: LanguageModel(V, "lstm", wordvec_size=D, rnn_size=H, num_layers=2),
+          lambda dt: (torch.randint(V, (T, N)),), state=True, calls=2, feature_size=None,
+          n_index=V),
+    Entry("LanguageModel-adaptive", LanguageModel,
+          lambda: LanguageModel(V, "lstm", wordvec_size=D, rnn_size=16, num_layers=1,
+                                output="adaptive", adaptive_cutoffs=[2, 4]),
           lambda dt: (torch.randint(V, (T, N)),), state=True, calls=2, feature_size=None,
           n_index=V),
     Entry("LanguageModel-gru", LanguageModel,

@@ -24,6 +24,7 @@ from .._checks import (
     expect_positive_int,
     expect_tensor,
 )
+from .sparse_rows import gather_rows
 
 
 class NCEOutput(NamedTuple):
@@ -74,6 +75,9 @@ class NCEModule(nn.Linear):
         k: noise words per example. z: the normaliser ``Z > 0``, or ``None`` to estimate it.
         alpha: the noise distribution is ``unigrams ** alpha``, normalised (1: the unigram
             distribution itself, as in the original; 0.75 flattens it, as in word2vec).
+        sparse: training calls give ``weight`` and ``bias`` sparse gradients holding only
+            the target and noise rows (for ``torch.optim.SGD`` / ``SparseAdam``); default a
+            dense gradient with zeros elsewhere. The values are the same either way.
 
     Shape:
         ``h (*, D)``, ``target (*,)`` int → :class:`NCEOutput`; ``h (*, D)`` → ``(*, V)``
@@ -98,6 +102,8 @@ class NCEModule(nn.Linear):
         k: int = 25,
         z: float | None = None,
         alpha: float = 0.75,
+        *,
+        sparse: bool = False,
     ) -> None:
         name = type(self).__name__
         input_size = expect_positive_int(name, input_size, "input_size")
@@ -110,6 +116,7 @@ class NCEModule(nn.Linear):
         super().__init__(input_size, output_size)
         self.k, self.alpha = k, alpha
         self.batch_noise = True
+        self.sparse = bool(sparse)
         # In the parameters' dtype (float64 under a float64 default), moved with them.
         dtype = self.weight.dtype
         self.register_buffer("log_noise_probs", q.log().to(dtype))  # (V,) -inf for unused words
@@ -126,6 +133,17 @@ class NCEModule(nn.Linear):
         bound = 1 / math.sqrt(self.in_features)
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.constant_(self.bias, -math.log(self.out_features))
+
+    def init_bias_from_unigrams(self, unigrams) -> None:
+        """Bias ``= log`` of the unigram distribution (counts, zero counts read as 1/2).
+
+        The model then starts as the unigram language model, normalised (``Z = 1`` holds),
+        so NCE starts from the best context-free model instead of the uniform one.
+        """
+        counts = _noise_distribution(type(self).__name__, unigrams, self.out_features, 1.0)
+        counts = counts.clamp(min=0.5 * counts[counts > 0].min())
+        with torch.no_grad():
+            self.bias.copy_((counts / counts.sum()).log())
 
     def sample_noise(self, shape: tuple[int, ...]) -> torch.Tensor:
         """``shape`` word indices drawn independently from the noise distribution ``q``."""
@@ -171,15 +189,21 @@ class NCEModule(nn.Linear):
         lead = target.shape
         if self.batch_noise:
             noise = self.sample_noise((self.k,))  # (K,)
-            noise_scores = h @ self.weight[noise].t() + self.bias[noise]  # (*, K)
+            w, b = (
+                gather_rows(self.weight, noise, self.sparse),
+                gather_rows(self.bias, noise, self.sparse),
+            )
+            noise_scores = h @ w.t() + b  # (*, K)
             noise_noise = self.log_noise_probs[noise].expand(*lead, self.k)
         else:
             noise = self.sample_noise((*lead, self.k))  # (*, K)
-            w = self.weight[noise]  # (*, K, D)
-            noise_scores = (w @ h.unsqueeze(-1)).squeeze(-1) + self.bias[noise]
+            w = gather_rows(self.weight, noise, self.sparse)  # (*, K, D)
+            b = gather_rows(self.bias, noise, self.sparse)
+            noise_scores = (w @ h.unsqueeze(-1)).squeeze(-1) + b
             noise_noise = self.log_noise_probs[noise]
         self.noise_index = noise
-        target_scores = (h * self.weight[target]).sum(-1) + self.bias[target]  # (*,)
+        w_t = gather_rows(self.weight, target, self.sparse)  # (*, D)
+        target_scores = (h * w_t).sum(-1) + gather_rows(self.bias, target, self.sparse)  # (*,)
         if self.z.item() <= 0 and noise_scores.numel():
             with torch.no_grad():  # once: V · E_q-samples[exp(score)], then fixed
                 estimate = noise_scores.detach().double().exp().mean() * self.out_features
@@ -218,9 +242,13 @@ def _noise_distribution(name: str, unigrams, size: int, alpha: float) -> torch.T
             f"{name}: expected unigrams of shape ({size},) (one per output word), "
             f"got {describe_shape(tuple(counts.shape))}"
         )
-    if not bool(torch.isfinite(counts).all()) or bool((counts < 0).any()):
-        raise ValueError(f"{name}: expected non-negative finite unigram counts")
+    bad = ~torch.isfinite(counts) | (counts < 0)
+    if bool(bad.any()):
+        raise ValueError(
+            f"{name}: expected non-negative finite unigram counts, got {int(bad.sum())} that "
+            f"are not (the first: {counts[bad][0].item()} for word {int(bad.nonzero()[0, 0])})"
+        )
     q = torch.where(counts > 0, counts.pow(alpha), torch.zeros_like(counts))
     if not q.sum() > 0:
-        raise ValueError(f"{name}: expected at least one unigram count > 0")
+        raise ValueError(f"{name}: expected at least one unigram count > 0, got all {size} zero")
     return q / q.sum()
