@@ -23,10 +23,10 @@ from .._checks import (
     expect_tensor,
     named_errors,
 )
-from ..nce.module import NCEModule
 from ..sequence.seq_gru import SeqGRU
 from ..sequence.seq_lstm import SeqLSTM
 from ..sequence.seq_rnn import SeqRNN
+from .output_layer import OUTPUTS, build_output_layer
 
 LAYER_TYPES = {"lstm": SeqLSTM, "gru": SeqGRU, "rnn": SeqRNN}
 
@@ -39,13 +39,21 @@ class LanguageModel(nn.Module):
         model_type: ``'lstm'``, ``'gru'`` or ``'rnn'`` (tanh).
         wordvec_size: embedding size. rnn_size: ``H`` of every layer. num_layers: depth.
         dropout: dropout after the embedding and after every recurrent layer (Zaremba et al.).
-        nce_k: if > 0, the output layer is an :class:`~rnnkit.nce.module.NCEModule` with
-            this many noise words (``Z = 1``); set its noise distribution from the training
-            counts with ``model.decoder.set_unigrams(counts)``. nce_alpha: its ``alpha``.
+        nce_k: noise words per row of an ``'nce'`` or ``'sampled'`` output layer (an
+            :class:`~rnnkit.nce.module.NCEModule`, ``Z = 1``); with ``output=None``, > 0
+            means ``'nce'``. nce_alpha: its ``alpha``.
+        output: ``'softmax'``, ``'nce'``, ``'sampled'`` or ``'adaptive'``
+            (:mod:`rnnkit.models.output_layer`); call :meth:`set_unigrams` with the
+            training counts for the last three. adaptive_cutoffs: the adaptive softmax's
+            cluster ends (default: from uniform counts; pass :func:`adaptive_cutoffs` of
+            the training counts). sparse: the embedding (and an NCE/sampled output layer)
+            get sparse gradients, only the rows used in the step (see
+            :meth:`sparse_parameters`).
 
     Shape:
-        ``tokens (T, N)`` (``torch.long``) → logits ``(T, N, V)`` (log-probabilities with
-        ``nce_k > 0``); ``(tokens, targets (T, N))`` → ``NCEOutput`` (``nce_k > 0``).
+        ``tokens (T, N)`` (``torch.long``) → logits ``(T, N, V)`` (log-probabilities for
+        the other outputs); ``(tokens, targets (T, N))`` → ``NCEOutput`` (``'nce'``,
+        ``'sampled'``) or the mean negative log-likelihood (``'adaptive'``).
 
     State:
         each layer remembers its final state into the next call (detached); ``forget()``
@@ -67,6 +75,9 @@ class LanguageModel(nn.Module):
         dropout: float = 0.0,
         nce_k: int = 0,
         nce_alpha: float = 0.75,
+        output: str | None = None,
+        adaptive_cutoffs: list[int] | None = None,
+        sparse: bool = False,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -81,7 +92,8 @@ class LanguageModel(nn.Module):
         self.rnn_size = expect_positive_int(name, rnn_size, "rnn_size")
         self.num_layers = expect_positive_int(name, num_layers, "num_layers")
         self.dropout = float(dropout)
-        self.embedding = nn.Embedding(self.vocab_size, self.wordvec_size)
+        self.sparse = bool(sparse)
+        self.embedding = nn.Embedding(self.vocab_size, self.wordvec_size, sparse=self.sparse)
         layer = LAYER_TYPES[model_type]
         sizes = [self.wordvec_size] + [self.rnn_size] * self.num_layers
         self.rnns = nn.ModuleList(layer(sizes[i], sizes[i + 1]) for i in range(self.num_layers))
@@ -90,11 +102,39 @@ class LanguageModel(nn.Module):
         self.drop = nn.Dropout(self.dropout)
         self.nce_k = expect_int(name, nce_k, "nce_k", 0)
         self.nce_alpha = expect_float(name, nce_alpha, "nce_alpha", 0.0)
-        V, H = self.vocab_size, self.rnn_size
-        if self.nce_k:  # the noise distribution is set from the training data's counts
-            self.decoder = NCEModule(H, V, torch.ones(V), k=self.nce_k, z=1.0, alpha=self.nce_alpha)
-        else:
-            self.decoder = nn.Linear(H, V)
+        self.output = output if output is not None else ("nce" if self.nce_k else "softmax")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"{name}: expected output to be one of {OUTPUTS}, got {output!r}")
+        if self.output in ("nce", "sampled") and not self.nce_k:
+            raise ValueError(
+                f"{name}: expected nce_k > 0 noise words for output {self.output!r}, got 0"
+            )
+        self.adaptive_cutoffs = list(adaptive_cutoffs) if adaptive_cutoffs else None
+        self.decoder = build_output_layer(
+            self.output, self.rnn_size, self.vocab_size, self.nce_k, self.nce_alpha,
+            self.adaptive_cutoffs, self.sparse,
+        )  # fmt: skip
+
+    @property
+    def sampled_output(self) -> bool:
+        """Whether training calls take targets and score sampled words (``'nce'``, ``'sampled'``)."""
+        return self.output in ("nce", "sampled")
+
+    def set_unigrams(self, counts) -> None:
+        """Training counts ``(V,)``: NCE/sampled noise table and bias ``log`` unigram; adaptive order."""
+        with named_errors(f"{type(self).__name__}.set_unigrams"):
+            if self.sampled_output:
+                self.decoder.set_unigrams(counts)
+                self.decoder.init_bias_from_unigrams(counts)
+            elif self.output == "adaptive":
+                self.decoder.set_unigrams(counts)
+
+    def sparse_parameters(self) -> list[nn.Parameter]:
+        """The parameters whose gradients are sparse (empty unless ``sparse=True``)."""
+        if not self.sparse:
+            return []
+        extra = [self.decoder.weight, self.decoder.bias] if self.sampled_output else []
+        return [self.embedding.weight, *extra]
 
     def config(self) -> dict:
         """The constructor arguments (stored in checkpoints to rebuild the model)."""
@@ -107,6 +147,9 @@ class LanguageModel(nn.Module):
             "dropout": self.dropout,
             "nce_k": self.nce_k,
             "nce_alpha": self.nce_alpha,
+            "output": self.output,
+            "adaptive_cutoffs": self.adaptive_cutoffs,
+            "sparse": self.sparse,
         }
 
     def forget(self) -> None:
@@ -136,25 +179,42 @@ class LanguageModel(nn.Module):
                 rnn.set_state(None if s is None else tuple(s) if isinstance(s, list) else s)
 
     def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None):
-        """Scores ``(T, N, V)`` of the next token: logits, or with ``nce_k > 0`` the full
-        softmax's log-probabilities. With ``targets (T, N)`` (NCE models only) the
-        :class:`~rnnkit.nce.module.NCEOutput` for :class:`~rnnkit.nce.criterion.NCECriterion`.
+        """Scores ``(T, N, V)`` of the next token: logits, or (other outputs than the
+        softmax) the exact log-probabilities. With ``targets (T, N)``: the
+        :class:`~rnnkit.nce.module.NCEOutput` (``'nce'``, ``'sampled'``) or the adaptive
+        softmax's mean negative log-likelihood (``'adaptive'``).
         """
         name = type(self).__name__
         expect_tensor(name, tokens)
         expect_integer(name, tokens)
         if tokens.dim() != 2:
             raise ValueError(f"{name}: expected tokens of shape (T, N), got {tuple(tokens.shape)}")
-        if targets is not None and not self.nce_k:
+        if targets is not None and self.output == "softmax":
             raise ValueError(
-                f"{name}: targets are only taken by a model with an NCE output layer (nce_k > 0)"
+                f"{name}: targets are only taken by a model with an 'nce', 'sampled' or "
+                "'adaptive' output layer, got output 'softmax'"
             )
         _expect_token_ids(name, tokens, self.vocab_size, "tokens")
-        h = self.drop(self.embedding(tokens))  # (T, N, wordvec_size)
+        if targets is not None:
+            expect_tensor(name, targets, "targets")
+            expect_integer(name, targets, "targets")
+            if targets.shape != tokens.shape:
+                raise ValueError(
+                    f"{name}: expected targets of shape {tuple(tokens.shape)} (as tokens), "
+                    f"got {tuple(targets.shape)}"
+                )
+            _expect_token_ids(name, targets, self.vocab_size, "targets")
+        h = self.features(tokens)  # (T, N, H)
         with named_errors(name):
+            return self.decoder(h) if targets is None else self.decoder(h, targets)
+
+    def features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The last recurrent layer's output ``(T, N, H)``, what the output layer reads."""
+        h = self.drop(self.embedding(tokens))  # (T, N, wordvec_size)
+        with named_errors(type(self).__name__):
             for rnn in self.rnns:
                 h = self.drop(rnn(h))  # (T, N, H)
-            return self.decoder(h) if targets is None else self.decoder(h, targets)
+        return h
 
     @torch.no_grad()
     def sample(
@@ -179,7 +239,7 @@ class LanguageModel(nn.Module):
         expect_positive_int(name, n, "n")
         temperature = expect_float(name, temperature, "temperature", 0.0)
         vocab = vocab if vocab is not None else getattr(self, "vocab", None)
-        device = self.decoder.weight.device
+        device = self.embedding.weight.device
         if start_text:  # encode first: a bad prefix must leave the model as it was
             if vocab is None:
                 raise ValueError("LanguageModel.sample: start_text needs a vocab to encode it")

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..models.output_layer import OUTPUTS
 from .checks import FRACTION, NONNEG, NONNEG_INT, POSITIVE_INT, TEMPERATURE
 from .loop_config import LoopConfig, _opt
+
+DEFAULT_NOISE_K = 25
 
 __all__ = ["TrainConfig", "_opt"]
 
@@ -50,11 +53,23 @@ class TrainConfig(LoopConfig):
     dropout: float = _opt(
         0.0, "dropout after the embedding and every recurrent layer", check=FRACTION
     )
+    output: str = _opt(
+        "softmax",
+        "output layer: the full softmax, NCE, sampled softmax (both with --nce-k noise words "
+        "from the training unigrams ** --nce-alpha) or the adaptive softmax (cut-offs from the "
+        "training counts); validation, test and sampling always use the exact distribution",
+        choices=OUTPUTS,
+    )
     nce_k: int = _opt(
         0,
-        "if > 0, train the output layer by noise-contrastive estimation with this many noise "
-        "words (validation, test and sampling use the full softmax)",
+        "noise words per step of --output nce/sampled (0: the default, "
+        f"{DEFAULT_NOISE_K}); > 0 with --output softmax means --output nce",
         check=NONNEG_INT,
+    )
+    sparse: bool | None = _opt(
+        None,
+        "sparse gradients for the embedding and the NCE/sampled output rows (SGD as it is, "
+        "Adam becomes SparseAdam on those: lazy Adam); default: on for nce/sampled",
     )
     nce_alpha: float = _opt(
         0.75, "NCE noise distribution: training unigram counts ** this", check=NONNEG
@@ -106,8 +121,14 @@ class TrainConfig(LoopConfig):
     )  # fmt: skip
 
     def model_config_keys(self) -> tuple[str, ...]:
-        return ("model_type", "wordvec_size", "rnn_size", "num_layers", "dropout", "nce_k",
-                "nce_alpha")  # fmt: skip
+        return ("model_type", "wordvec_size", "rnn_size", "num_layers", "dropout", "nce_alpha")
+
+    def resolved_output(self) -> tuple[str, int, bool]:
+        """``(output, noise words, sparse)`` after the ``--nce-k`` alias and the defaults."""
+        output = "nce" if self.output == "softmax" and self.nce_k else self.output
+        sampled = output in ("nce", "sampled")
+        k = (self.nce_k or DEFAULT_NOISE_K) if sampled else 0
+        return output, k, sampled if self.sparse is None else bool(self.sparse)
 
     def clipping(self) -> tuple[str, float]:
         return self.clip_mode, self.grad_clip

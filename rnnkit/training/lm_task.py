@@ -16,7 +16,9 @@ import torch.nn.functional as F
 from .. import _nest
 from ..data import BPTTBatcher, DataError, Vocab
 from ..models.language_model import LanguageModel
+from ..models.output_layer import adaptive_cutoffs
 from ..nce.criterion import NCECriterion
+from ..nce.sampled_criterion import SampledSoftmaxCriterion
 from . import progress as _progress
 from .checkpoint import FORMAT, REQUIRED_KEYS, CheckpointError
 from .checks import ConfigError
@@ -122,21 +124,26 @@ class LanguageModelTask(Task):
         data.commit()
         self.data, self.vocab = data, data.vocab
         self.columns = procs.shard(c.batch_size)
-        self.nce_loss = NCECriterion()
+        self.nce_loss, self.sampled_loss = NCECriterion(), SampledSoftmaxCriterion()
         return data.description
 
     def build_model(self, device: str) -> LanguageModel:
         c = self.config
         self.device = device
+        output, k, sparse = c.resolved_output()
+        counts = self.data.train_counts()
+        cutoffs = adaptive_cutoffs(counts) if output == "adaptive" else None
         self.model_config = {"vocab_size": len(self.vocab),
-                             **{k: getattr(c, k) for k in c.model_config_keys()}}  # fmt: skip
+                             **{k: getattr(c, k) for k in c.model_config_keys()},
+                             "output": output, "nce_k": k, "adaptive_cutoffs": cutoffs,
+                             "sparse": sparse}  # fmt: skip
         model = self.model = build_model(self.model_config, device)
         if c.init_range > 0:
             for p in model.parameters():
                 torch.nn.init.uniform_(p, -c.init_range, c.init_range)
-        if c.nce_k:  # as the original: NCE's own init (bias -log V) after the uniform one
+        if model.sampled_output:  # NCE's own init after the uniform one, bias log unigram
             model.decoder.reset_parameters()
-            model.decoder.set_unigrams(self.data.train_counts())
+        model.set_unigrams(counts)
         model.vocab = self.vocab
         return model
 
@@ -157,8 +164,14 @@ class LanguageModelTask(Task):
         targets = targets[:, self.columns].to(self.device)
         if self.config.skip_nonfinite:  # a skipped batch must not leave a NaN state behind
             self._before = get_carried(self.model)
-        if self.config.nce_k:
+        output = self.model.output
+        if output == "nce":
             return self.nce_loss(model(inputs, targets)), {}
+        if output == "sampled":
+            out = model(inputs, targets)
+            return self.sampled_loss(out, targets, self.model.decoder.noise_index), {}
+        if output == "adaptive":
+            return model(inputs, targets), {}
         logits = model(inputs)
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten()), {}
 
@@ -214,6 +227,8 @@ class LanguageModelTask(Task):
         return out
 
     def plots(self, model, history: dict, summary: dict) -> list[Path]:
-        label = "train NCE loss" if self.config.nce_k else "train"
+        label = {"nce": "train NCE loss", "sampled": "train sampled-softmax loss"}.get(
+            self.model.output, "train"
+        )
         return [plot_loss_curves(history, Path(self.config.out_dir) / "loss.png",
                                  title=self.data.description[:80], train_label=label)]  # fmt: skip

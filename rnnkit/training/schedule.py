@@ -14,10 +14,18 @@ from __future__ import annotations
 
 import torch
 
+from .sparse_grads import LazyAdam
 
-def make_optimizer(config, params) -> torch.optim.Optimizer:
-    """Adam, or SGD with dpnn's momentum (the gradient enters the buffer damped by it)."""
+
+def make_optimizer(config, params, sparse=()) -> torch.optim.Optimizer:
+    """Adam, or SGD with dpnn's momentum (the gradient enters the buffer damped by it).
+
+    ``sparse``: the parameters with sparse gradients; with Adam they get ``SparseAdam``
+    (:class:`~rnnkit.training.sparse_grads.LazyAdam`), SGD takes them as they are.
+    """
     if config.optimizer == "adam":
+        if sparse:
+            return LazyAdam(params, sparse, lr=config.learning_rate)
         return torch.optim.Adam(params, lr=config.learning_rate)
     return torch.optim.SGD(params, lr=config.learning_rate, momentum=config.momentum,
                            dampening=config.momentum)  # fmt: skip

@@ -33,15 +33,11 @@ from .resume import given_fields, merge, stored_dict, upgrade_state
 from .run_log import RunLog
 from .schedule import first_lr, make_optimizer, next_lr
 from .signals import StopRequest
+from .sparse_grads import clip_grad_norm, clip_grad_value, grad_norm
 from .task import Task
 
 FRESH = {"epoch": 1, "batch": 0, "iteration": 0, "elapsed": 0.0, "best": None, "best_epoch": 0,
          "plateau_bad": 0, "skipped_nonfinite": 0, "sums": {}}  # fmt: skip
-
-
-def _grad_norm(params) -> float:
-    norms = [p.grad.detach().norm() for p in params if p.grad is not None]
-    return float(torch.stack(norms).norm()) if norms else 0.0
 
 
 def _finite_weights(model) -> bool:
@@ -106,7 +102,8 @@ class Trainer:
         if procs.distributed:  # same initial weights everywhere, different random streams
             torch.manual_seed(c.seed + procs.rank)
         self.params = list(self.model.parameters())
-        self.optimizer = make_optimizer(c, self.params)
+        sparse = getattr(self.model, "sparse_parameters", list)()
+        self.optimizer = make_optimizer(c, self.params, sparse)
         self.state = {**FRESH, "lr": first_lr(c, 1), "sums": {}}
         history = None
         if ckpt is not None:
@@ -218,7 +215,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         stats = {"n": 1, **stats}
-        total = procs.sum([loss.item(), _grad_norm(self.params), *stats.values()])
+        total = procs.sum([loss.item(), grad_norm(self.params), *stats.values()])
         value, gnorm = total[0] / procs.world_size, total[1] / procs.world_size
         sums = dict(zip(stats, total[2:]))
         st["iteration"] += 1
@@ -237,9 +234,9 @@ class Trainer:
         mode, threshold = c.clipping()
         if threshold > 0:
             if mode == "norm":
-                torch.nn.utils.clip_grad_norm_(self.params, threshold)
+                clip_grad_norm(self.params, threshold)
             else:
-                torch.nn.utils.clip_grad_value_(self.params, threshold)
+                clip_grad_value(self.params, threshold)
         self.optimizer.step()
         task.after_update(self.model)
         means = {k: v / sums["n"] for k, v in sums.items() if k != "n"}
