@@ -124,6 +124,32 @@ def one(output: str, V: int, steps: int, chunk_bytes: float) -> dict:
             "losses": losses}  # fmt: skip
 
 
+def train(output: str, V: int, steps: int) -> None:
+    """A short run on the Zipfian stream: the training loss and the peak RSS every 5 steps."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    model, opt = build(output, V)
+    p, params, start = zipf(V), list(model.parameters()), time.perf_counter()
+    # A fixed first-order chain over the Zipfian words: word w is followed by (w * 7 + c) % V
+    # with c Zipfian, so there is context to learn beyond the unigram distribution.
+    x = torch.multinomial(p.float(), N, replacement=True, generator=g)
+    for step in range(1, steps + 1):
+        ids = [x]
+        for _ in range(T):
+            c = torch.multinomial(p.float(), N, replacement=True, generator=g)
+            ids.append((ids[-1] * 7 + c) % V)
+        seq = torch.stack(ids)  # (T + 1, N)
+        x = seq[-1]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_and_backward(model, output, seq[:-1], seq[1:], T * N)
+        clip_grad_norm(params, 5.0)
+        opt.step()
+        if step % 5 == 0 or step == 1:
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+            print(f"step {step}: loss {loss:.3f}, peak RSS {rss:.2f} GB, "
+                  f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vocab", type=int, nargs="+", default=[10_000, 100_000, 800_000])
@@ -133,7 +159,12 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--chunk-bytes", type=float, default=2e9)
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--train", nargs=3, metavar=("OUTPUT", "V", "STEPS"),
+                        help="instead: train OUTPUT at V for STEPS steps, print loss and memory")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.train:
+        train(args.train[0], int(args.train[1]), int(args.train[2]))
+        return
     if args.one:
         print(json.dumps(one(args.one[0], int(args.one[1]), args.steps, args.chunk_bytes)))
         return

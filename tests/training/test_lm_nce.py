@@ -103,7 +103,9 @@ def test_model_api_and_errors():
     out = model(tokens, targets)
     assert out.model_target.shape == (5, 2) and out.model_noise.shape == (5, 2, 3)
     assert LanguageModel(**model.config()).config() == model.config()
-    with pytest.raises(ValueError, match="targets are only taken by a model with an NCE output"):
+    with pytest.raises(
+        ValueError, match="targets are only taken by a model with an 'nce', 'sampled' or 'adaptive'"
+    ):
         LanguageModel(20, wordvec_size=4, rnn_size=8)(tokens, targets)
     with pytest.raises(ValueError, match="nce_k to be an int >= 0"):
         LanguageModel(20, nce_k=-1)
