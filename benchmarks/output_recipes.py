@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +23,7 @@ from rnnkit import NCECriterion, SampledSoftmaxCriterion
 from rnnkit.models import LanguageModel
 from rnnkit.training.sparse_grads import LazyAdam, clip_grad_norm
 
-PTB = "/work/shared/data/ptb/ptb.{}.txt"
+PTB = str(Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ptb" / "ptb.{}.txt")
 
 
 def read(split: str) -> list[str]:

@@ -189,6 +189,7 @@ ENTRIES: list[Entry] = [
     _seq("SeqGRU", rnnkit.SeqGRU, lambda: rnnkit.SeqGRU(D, H).remember("both"), state=True,
          bf=_fused_bf),
     _seq("SeqRNN", rnnkit.SeqRNN, lambda: rnnkit.SeqRNN(D, H), bf=_fused_bf),
+    _seq("VanillaRNN", rnnkit.VanillaRNN, lambda: rnnkit.VanillaRNN(D, H), bf=_fused_bf),
     _seq("SeqBRNN", rnnkit.SeqBRNN, lambda: rnnkit.SeqBRNN(D, H).remember("both"), state=True),
     # A deterministic policy, so that the whole loop is differentiable (gradcheck); the
     # REINFORCE policy is in RecurrentAttentionModel.

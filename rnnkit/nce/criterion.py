@@ -42,26 +42,32 @@ class NCECriterion(nn.Module):
 
     def forward(self, out, target: torch.Tensor | None = None) -> torch.Tensor:
         name = type(self).__name__
-        if not isinstance(out, (tuple, list)) or len(out) != 4:
-            raise TypeError(
-                f"{name}: expected NCEModule's training output (an NCEOutput of 4 tensors), "
-                f"got {type(out).__name__}"
-                + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
-            )
-        for i, t in enumerate(out):
-            expect_tensor(name, t, f"output {i} of NCEModule")
+        check_nce_output(name, out)
         model_target, model_noise, noise_target, noise_noise = out
-        lead = model_target.shape
-        if (
-            model_noise.dim() != len(lead) + 1
-            or model_noise.shape[:-1] != lead
-            or (noise_target.shape != lead or noise_noise.shape != model_noise.shape)
-        ):
-            shapes = ", ".join(describe_shape(tuple(t.shape)) for t in out)
-            raise ValueError(f"{name}: expected shapes (*,), (*, K), (*,), (*, K), got {shapes}")
         log_k = math.log(model_noise.size(-1))
         data = F.logsigmoid(model_target - log_k - noise_target)  # (*,)
         noise = F.logsigmoid(noise_noise + log_k - model_noise).sum(-1)  # (*,)
         if data.numel() == 0:  # an empty batch: no loss (mean() would be NaN), zero gradients
             return data.sum() + noise.sum()  # exactly 0, on the graph
         return -(data + noise).mean()
+
+
+def check_nce_output(name: str, out) -> None:
+    """Raise unless ``out`` is NCEModule's training output: 4 tensors shaped ``(*,), (*, K), (*,), (*, K)``."""
+    if not isinstance(out, (tuple, list)) or len(out) != 4:
+        raise TypeError(
+            f"{name}: expected NCEModule's training output (an NCEOutput of 4 tensors), "
+            f"got {type(out).__name__}"
+            + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
+        )
+    for i, t in enumerate(out):
+        expect_tensor(name, t, f"output {i} of NCEModule")
+    model_target, model_noise, noise_target, noise_noise = out
+    lead = model_target.shape
+    if (
+        model_noise.dim() != len(lead) + 1
+        or model_noise.shape[:-1] != lead
+        or (noise_target.shape != lead or noise_noise.shape != model_noise.shape)
+    ):
+        shapes = ", ".join(describe_shape(tuple(t.shape)) for t in out)
+        raise ValueError(f"{name}: expected shapes (*,), (*, K), (*,), (*, K), got {shapes}")

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import describe_shape, expect_tensor
+from .criterion import check_nce_output
 
 
 class SampledSoftmaxCriterion(nn.Module):
@@ -41,23 +42,9 @@ class SampledSoftmaxCriterion(nn.Module):
 
     def forward(self, out, target: torch.Tensor | None = None, noise: torch.Tensor | None = None):
         name = type(self).__name__
-        if not isinstance(out, (tuple, list)) or len(out) != 4:
-            raise TypeError(
-                f"{name}: expected NCEModule's training output (an NCEOutput of 4 tensors), "
-                f"got {type(out).__name__}"
-                + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
-            )
-        for i, t in enumerate(out):
-            expect_tensor(name, t, f"output {i} of NCEModule")
+        check_nce_output(name, out)
         model_target, model_noise, noise_target, noise_noise = out
         lead = model_target.shape
-        if (
-            model_noise.dim() != len(lead) + 1
-            or model_noise.shape[:-1] != lead
-            or (noise_target.shape != lead or noise_noise.shape != model_noise.shape)
-        ):
-            shapes = ", ".join(describe_shape(tuple(t.shape)) for t in out)
-            raise ValueError(f"{name}: expected shapes (*,), (*, K), (*,), (*, K), got {shapes}")
         logits = torch.cat(
             [(model_target - noise_target).unsqueeze(-1), model_noise - noise_noise], -1
         )  # (*, 1 + K)
