@@ -130,6 +130,9 @@ class FusedRecurrentLayer(AbstractSequencer):
         return [x.new_zeros(1, n, size) for size in self._state_sizes()]
 
     # ------------------------------------------------------------------ kernel calls
+    # A graph break: dynamo cannot trace ATen's fused RNN ops (SeqLSTM's mkldnn_rnn_layer fails
+    # under torch.compile on the CPU), and nn.LSTM escapes only because dynamo skips it.
+    @torch.compiler.disable
     def _run(self, x: torch.Tensor, hx: list[torch.Tensor], batch_sizes=None):
         h = tuple(hx) if self._is_lstm else hx[0]
         if batch_sizes is None:
