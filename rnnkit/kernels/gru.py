@@ -10,6 +10,9 @@ Dropout masks (Gal & Ghahramani) are one per gate path, ``x_mask (3, R, D)`` and
 ``h_mask (3, R, H)`` with ``R = N`` or 1, the same at every step; ``valid (T, N)`` float marks
 real steps (padded steps give zero output and reset the row's state).
 
+In the step loops ``tanh`` is ``2σ(2x) − 1`` (see :mod:`rnnkit.kernels.activation`): the n
+block of the input projection, ``W_hn`` and ``b_hn`` are doubled.
+
 Shapes: ``x (T, N, D)``, ``h0 (N, H)``, ``weight_ih (3H, D)``, ``weight_hh (3H, H)``, biases
 ``(3H)``, gates ``[r, z, n]`` as in ``torch.nn.GRU``.
 """
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from .activation import minus_one, tanh_from_sigmoid_
 
 INFERENCE_CHUNK = 64
 
@@ -54,6 +59,8 @@ class _GRUSequence(torch.autograd.Function):
         # Biases of the recurrent products that sum straight into the pre-activations.
         folded = torch.cat((b_hr, b_hz, b_hn if not after else torch.zeros_like(b_hn)))
         gates = _project_inputs(x, weight_ih, bias_ih + folded, x_mask).view(T, N, 3 * H)
+        gates[..., 2 * H :].mul_(2)
+        w_n2, b_hn2, m1 = w_t[2] * 2, b_hn * 2, minus_one(x)
         hs = x.new_empty(T + 1, N, H)
         hs[0] = h0
         # Cho: r ⊙ (h ⊙ m_n), the input of W_hn; reset after: W_hn (h ⊙ m_n) + b_hn.
@@ -75,14 +82,16 @@ class _GRUSequence(torch.autograd.Function):
             r, z, n = r_t[t], z_t[t], n_t[t]
             hn = h if h_mask is None else h * h_mask[2]
             if after:
-                torch.addmm(b_hn, hn, w_t[2], out=inner_t[t])
+                torch.addmm(b_hn2, hn, w_n2, out=inner_t[t])
                 n.addcmul_(r, inner_t[t])
             else:
-                n.addmm_(torch.mul(r, hn, out=inner_t[t]), w_t[2])
-            n.tanh_()
+                n.addmm_(torch.mul(r, hn, out=inner_t[t]), w_n2)
+            tanh_from_sigmoid_(n.sigmoid_(), m1)
             torch.lerp(n, h, z, out=hs_t[t + 1])  # n + z (h - n) = (1 - z) n + z h
             if valid_t is not None:
                 hs_t[t + 1].mul_(valid_t[t])
+        if after:
+            inner.mul_(0.5)  # W_hn h + b_hn, as the backward reads it
         ctx.after = after
         ctx.save_for_backward(x, weight_ih, weight_hh, hs, gates, inner, x_mask, h_mask, valid)
         return hs[1:], hs[T].clone()
@@ -182,11 +191,13 @@ def _gru_inference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask
     w_rz_t = torch.cat(w_t[:2], 1)
     b_hr, b_hz, b_hn = bias_hh.split(H)
     folded = bias_ih + torch.cat((b_hr, b_hz, b_hn if not after else torch.zeros_like(b_hn)))
+    w_n2, b_hn2, m1 = w_t[2] * 2, b_hn * 2, minus_one(x)
     out = x.new_empty(T, N, H)
     h = h0
     for start in range(0, T, INFERENCE_CHUNK):
         chunk = x[start : start + INFERENCE_CHUNK]
         gates = _project_inputs(chunk, weight_ih, folded, x_mask).view(chunk.size(0), N, 3 * H)
+        gates[..., 2 * H :].mul_(2)
         for k, a in enumerate(gates.unbind(0)):
             if h_mask is None:
                 a[:, : 2 * H].addmm_(h, w_rz_t)
@@ -197,10 +208,10 @@ def _gru_inference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask
             r, z, n = a.split(H, 1)
             hn = h if h_mask is None else h * h_mask[2]
             if after:
-                n.addcmul_(r, torch.addmm(b_hn, hn, w_t[2]))
+                n.addcmul_(r, torch.addmm(b_hn2, hn, w_n2))
             else:
-                n.addmm_(r * hn, w_t[2])
-            n.tanh_()
+                n.addmm_(r * hn, w_n2)
+            tanh_from_sigmoid_(n.sigmoid_(), m1)
             h = torch.lerp(n, h, z, out=out[start + k])
             if valid is not None:
                 h.mul_(valid[start + k].unsqueeze(1))

@@ -9,7 +9,9 @@ for ``dh``; the weight, bias and input gradients are then one matrix product eac
 ``T·N`` rows. Without gradients the steps run in chunks, so memory is the output's plus a
 chunk's projection.
 
-Gate blocks are ordered ``[i, f, g, o]`` as in ``torch.nn.LSTM``.
+Gate blocks are ordered ``[i, f, g, o]`` as in ``torch.nn.LSTM``. In the step loops ``tanh``
+is ``2σ(2x) − 1`` (see :mod:`rnnkit.kernels.activation`): the g block of both products is
+doubled, and the cell is carried doubled, then halved once after the loop.
 
 Masks (``valid (T, N)`` float, 1 for real steps): at a padded step the row's output and
 state are zero, so its next real step starts from zero state, as a step module with
@@ -24,19 +26,25 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .activation import minus_one, tanh_from_sigmoid_
+
 # Steps whose input projection is computed at once when no gradient is needed.
 INFERENCE_CHUNK = 64
 
 
-def _activate(a: Tensor, c_prev: Tensor, H: int, w_ci, w_cf) -> None:
-    """Gate non-linearities in place on ``a (N, 4H)``, all but the peephole ``o`` (needs ``c'``)."""
-    if w_ci is not None:  # i and f see the old cell, o the new one
-        a[:, :H].addcmul_(c_prev, w_ci)
-        a[:, H : 2 * H].addcmul_(c_prev, w_cf)
-    a[:, : 2 * H].sigmoid_()
-    a[:, 2 * H : 3 * H].tanh_()
-    if w_ci is None:
-        a[:, 3 * H :].sigmoid_()
+def _project(x2d: Tensor, weight_ih: Tensor, bias: Tensor, H: int) -> Tensor:
+    """``x W_ihᵀ + bias`` for rows ``x2d (M, D)`` → ``(M, 4H)``, with the g block doubled."""
+    gates = torch.addmm(bias, x2d, weight_ih.t())
+    gates[:, 2 * H : 3 * H].mul_(2)
+    return gates
+
+
+def _recurrent_weights(weight_hh: Tensor, H: int, peepholes):
+    """``W_hhᵀ (H, 4H)`` contiguous with the g block doubled, and the peepholes halved (they
+    read the doubled cell)."""
+    w_hh_t = weight_hh.t().contiguous()  # the per-step product reads it row-wise
+    w_hh_t[:, 2 * H : 3 * H].mul_(2)
+    return w_hh_t, tuple(None if w is None else w * 0.5 for w in peepholes)
 
 
 class _LSTMSequence(torch.autograd.Function):
@@ -44,34 +52,38 @@ class _LSTMSequence(torch.autograd.Function):
     def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, valid):
         T, N, D = x.shape
         H = h0.size(1)
-        w_hh_t = weight_hh.t().contiguous()  # (H, 4H): the per-step product reads it row-wise
-        gates = torch.addmm(bias, x.reshape(T * N, D), weight_ih.t()).view(T, N, 4 * H)
+        gates = _project(x.reshape(T * N, D), weight_ih, bias, H).view(T, N, 4 * H)
+        w_hh_t, (w_ci2, w_cf2, w_co2) = _recurrent_weights(weight_hh, H, (w_ci, w_cf, w_co))
+        m1 = minus_one(x)
         hs = x.new_empty(T + 1, N, H)
-        cs = x.new_empty(T + 1, N, H)
+        cs = x.new_empty(T + 1, N, H)  # 2c during the loop
         tanh_c = x.new_empty(T, N, H)
-        hs[0], cs[0] = h0, c0
+        hs[0] = h0
+        torch.mul(c0, 2, out=cs[0])
         # Every per-step view made up front: slicing inside the loop costs more than the math
         # at small sizes.
         a_all, hs_t, cs_t, tanh_t = gates.unbind(0), hs.unbind(0), cs.unbind(0), tanh_c.unbind(0)
         i_t, f_t, g_t, o_t = (b.unbind(0) for b in gates.split(H, 2))
-        if_t = gates[..., : 2 * H].unbind(0)
+        ifg_t = gates[..., : 3 * H].unbind(0)
         valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
         for t in range(T):
             a_all[t].addmm_(hs_t[t], w_hh_t)
-            if w_ci is not None:  # i and f see the old cell, o the new one (below)
-                i_t[t].addcmul_(cs_t[t], w_ci)
-                f_t[t].addcmul_(cs_t[t], w_cf)
-            if_t[t].sigmoid_()
-            g_t[t].tanh_()
-            c = torch.mul(f_t[t], cs_t[t], out=cs_t[t + 1]).addcmul_(i_t[t], g_t[t])
-            if w_co is None:
-                o_t[t].sigmoid_()
-            else:
-                o_t[t].addcmul_(c, w_co).sigmoid_()
-            torch.mul(o_t[t], torch.tanh(c, out=tanh_t[t]), out=hs_t[t + 1])
+            if w_ci is None:
+                a_all[t].sigmoid_()
+            else:  # i and f see the old cell, o the new one (below)
+                i_t[t].addcmul_(cs_t[t], w_ci2)
+                f_t[t].addcmul_(cs_t[t], w_cf2)
+                ifg_t[t].sigmoid_()
+            tanh_from_sigmoid_(g_t[t], m1)
+            c2 = torch.mul(f_t[t], cs_t[t], out=cs_t[t + 1]).addcmul_(i_t[t], g_t[t], value=2)
+            if w_ci is not None:
+                o_t[t].addcmul_(c2, w_co2).sigmoid_()
+            th = tanh_from_sigmoid_(torch.sigmoid(c2, out=tanh_t[t]), m1)
+            torch.mul(o_t[t], th, out=hs_t[t + 1])
             if valid_t is not None:
                 hs_t[t + 1].mul_(valid_t[t])
-                c.mul_(valid_t[t])
+                c2.mul_(valid_t[t])
+        cs.mul_(0.5)
         ctx.save_for_backward(
             x, weight_ih, weight_hh, hs, cs, tanh_c, gates, w_ci, w_cf, w_co, valid
         )
@@ -86,12 +98,18 @@ class _LSTMSequence(torch.autograd.Function):
         if grad_out is None:
             grad_out = hs.new_zeros(T, N, H)
         i, f, g, o = gates.split(H, 2)  # activated gates (T, N, H) each
-        # Factors that do not depend on the incoming gradient, for all steps at once.
-        dc_from_h = o * (1 - tanh_c * tanh_c)  # ∂h/∂c
-        do = tanh_c * o * (1 - o)  # ∂h/∂a_o
-        factors = torch.stack(
-            (f, i * (1 - i) * g, f * (1 - f) * cs[:-1], i * (1 - g * g)), 2
-        )  # (T, N, 4, H): dc times these gives [dc_prev, da_i, da_f, da_g]
+        # Factors that do not depend on the incoming gradient, for all steps at once, each
+        # written in two passes (x - x·y forms) straight into its buffer.
+        dc_from_h = torch.mul(tanh_c, tanh_c)
+        torch.addcmul(o, o, dc_from_h, value=-1, out=dc_from_h)  # ∂h/∂c = o (1 - tanh² c)
+        do = torch.addcmul(o, o, o, value=-1).mul_(tanh_c)  # ∂h/∂a_o = tanh c · o (1 - o)
+        # (T, N, 4, H): dc times these gives [dc_prev, da_i, da_f, da_g]
+        factors = hs.new_empty(T, N, 4, H)
+        fac = factors.unbind(2)
+        fac[0].copy_(f)
+        torch.addcmul(i, i, i, value=-1, out=fac[1]).mul_(g)  # i (1 - i) g
+        torch.addcmul(f, f, f, value=-1, out=fac[2]).mul_(cs[:-1])  # f (1 - f) c_prev
+        torch.addcmul(i, i, torch.mul(g, g, out=fac[3]), value=-1, out=fac[3])  # i (1 - g²)
         buf = hs.new_empty(T, N, 5 * H)  # per step [dc_prev, da_i, da_f, da_g, da_o]
         buf_c, buf_o = buf[..., :H].unbind(0), buf[..., 4 * H :].unbind(0)
         buf_dc = buf[..., : 4 * H].view(T, N, 4, H).unbind(0)
@@ -141,25 +159,34 @@ def _lstm_inference(x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, val
     """The forward alone, in chunks of steps, keeping only the output and the last state."""
     T, N, _ = x.shape
     H = h0.size(1)
-    w_hh_t = weight_hh.t().contiguous()
+    peepholes = w_ci is not None
+    w_hh_t, (w_ci2, w_cf2, w_co2) = _recurrent_weights(weight_hh, H, (w_ci, w_cf, w_co))
+    m1 = minus_one(x)
     out = x.new_empty(T, N, H)
-    h, c = h0, c0.clone()
+    h, c2 = h0, c0 * 2  # the cell doubled, as in the training kernel
+    th = x.new_empty(N, H)
     for start in range(0, T, INFERENCE_CHUNK):
         chunk = x[start : start + INFERENCE_CHUNK]
-        gates = torch.addmm(bias, chunk.reshape(-1, chunk.size(2)), weight_ih.t())
+        gates = _project(chunk.reshape(-1, chunk.size(2)), weight_ih, bias, H)
         for k, a in enumerate(gates.view(chunk.size(0), N, 4 * H).unbind(0)):
             a.addmm_(h, w_hh_t)
-            _activate(a, c, H, w_ci, w_cf)
             i, f, g, o = a.split(H, 1)
-            c.mul_(f).addcmul_(i, g)
-            if w_co is not None:
-                o.addcmul_(c, w_co).sigmoid_()
-            h = torch.mul(o, torch.tanh(c), out=out[start + k])
+            if peepholes:
+                i.addcmul_(c2, w_ci2)
+                f.addcmul_(c2, w_cf2)
+                a[:, : 3 * H].sigmoid_()
+            else:
+                a.sigmoid_()
+            tanh_from_sigmoid_(g, m1)
+            c2.mul_(f).addcmul_(i, g, value=2)
+            if peepholes:
+                o.addcmul_(c2, w_co2).sigmoid_()
+            h = torch.mul(o, tanh_from_sigmoid_(torch.sigmoid(c2, out=th), m1), out=out[start + k])
             if valid is not None:
                 m = valid[start + k].unsqueeze(1)
                 h.mul_(m)
-                c.mul_(m)
-    return out, h.clone(), c
+                c2.mul_(m)
+    return out, h.clone(), c2.mul_(0.5)
 
 
 # Under torch.compile the kernel is a graph break: tracing its loop would unroll every step
