@@ -4,8 +4,9 @@
 layers) run one call of ATen's recurrent kernel over the whole sequence — the same kernel
 ``torch.nn.LSTM``/``GRU``/``RNN`` use (oneDNN or the native loop on CPU, cuDNN on GPU) — with
 parameters named and laid out as those modules', so they match their step twins exactly.
-With ``maskzero=True`` padded batches take the kernels' packed-sequence path, and zero steps
-inside a row (a reset of that row's state) rnnkit's own whole-sequence kernels.
+With ``maskzero=True`` padded batches run shifted on the dense kernel (``SeqLSTM``, which needs
+each row's final cell, and zero steps inside a row, a reset of that row's state, on rnnkit's
+own whole-sequence kernels; ``SeqLSTMP`` on the packed-sequence path).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class FusedRecurrentLayer(AbstractSequencer):
 
     _kernel = None
     _is_lstm = False
+    _resets_in_kernel = False  # _run_resetting is one whole-sequence kernel call, not per step
 
     def __init__(
         self, input_size: int, hidden_size: int, batch_first: bool, maskzero: bool
@@ -171,8 +173,12 @@ class FusedRecurrentLayer(AbstractSequencer):
         starts = valid.to(torch.uint8).argmax(0)  # first real step (0 for empty rows)
         t = torch.arange(T, device=x.device).unsqueeze(1)  # (T, 1)
         contiguous = (t >= starts) & (t < starts + lengths)
-        if not torch.equal(contiguous, valid):
+        if not torch.equal(contiguous, valid) or (
+            need_final and self._is_lstm and self._resets_in_kernel
+        ):
             # A zero step inside a row resets its state there (the original's SeqLSTM/SeqGRU).
+            # An LSTM's final cell after each row's last real step is not in the dense kernel's
+            # output, and the packed path is slower than rnnkit's own masked kernel.
             return self._run_resetting(x, hx, valid)
         rows = (lengths > 0).nonzero().squeeze(1)
         out_size = self._state_sizes()[0]

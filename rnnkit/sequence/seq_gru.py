@@ -46,6 +46,8 @@ class SeqGRU(FusedRecurrentLayer):
         self._create_weights(3, self.hidden_size, device, dtype)
         self.reset_parameters()
 
+    _resets_in_kernel = True
+
     def _run_resetting(self, x, hx, valid):
         out, h = gru_sequence(
             x, hx[0].squeeze(0), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,

@@ -32,8 +32,8 @@ class SeqLSTM(FusedRecurrentLayer):
         batch_first: tensors are ``(N, T, *)``.
         maskzero: all-zero input steps are padding: their output is zero and they reset the
             state, exactly as ``Sequencer(FastLSTM(...).mask_zero(1))``: zero steps may be
-            anywhere (padding before and after each row runs on the kernels' packed-sequence
-            path, zero steps inside a row on rnnkit's whole-sequence kernel).
+            anywhere (a masked batch runs on rnnkit's whole-sequence LSTM kernel, which
+            keeps each row's final state after its last real step).
 
     Shape:
         ``forward(x (T, N, D), state=None, return_state=False)`` → ``(T, N, H)``; ``state`` is
@@ -65,6 +65,8 @@ class SeqLSTM(FusedRecurrentLayer):
 
     def _state_sizes(self):
         return [self.hidden_size, self.hidden_size]
+
+    _resets_in_kernel = True
 
     def _run_resetting(self, x, hx, valid):
         bias = self.bias_ih + self.bias_hh
