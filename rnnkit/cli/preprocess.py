@@ -15,7 +15,7 @@ from ..training.outdir import check_writable_dir
 from .config import checked
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("preprocess", help="encode a text file for training")
     p.add_argument("--input", required=True, help="a UTF-8 text file")
     p.add_argument("--output-dir", required=True, help="where vocab.json, train/valid/test.npy go")
@@ -37,7 +37,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     command = "preprocess"
     check_writable_dir(command, "--output-dir", args.output_dir)
     check_vocab_options(command, args.level, args.min_count, args.max_vocab)

@@ -9,7 +9,7 @@ from .config import add_config_flags, config_from_args, given_flags
 from .train import exit_status
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "ram",
         help="train a Recurrent Attention Model on MNIST",
@@ -22,5 +22,5 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     return exit_status(train_ram(config_from_args(RAMConfig, args), given=given_flags(args)))

@@ -6,11 +6,15 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import Any
 
+import numpy as np
 import torch
 
 from ..data import DataError, Vocab, tokens
+from ..models import LanguageModel
 from ..training.checkpoint import load_checkpoint
 from ..training.checks import POSITIVE_INT, TEMPERATURE
 from ..training.lm_task import build_model
@@ -18,7 +22,7 @@ from ..training.loop_config import SEED
 from .config import checked
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sample", help="sample text from a trained model")
     p.add_argument(
         "--checkpoint", required=True,
@@ -36,7 +40,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def load_model(path: str, device: str):
+def load_model(path: str, device: str) -> tuple[LanguageModel, dict[str, Any]]:
     ckpt = load_checkpoint(path)
     model = build_model(ckpt["model_config"], device)
     model.load_state_dict(ckpt["model"])
@@ -44,7 +48,7 @@ def load_model(path: str, device: str):
     return model.eval(), ckpt
 
 
-def _prefix_ids(vocab: Vocab, start_text: str):
+def _prefix_ids(vocab: Vocab, start_text: str) -> np.ndarray:
     """The ids the model will read for ``start_text`` (as LanguageModel.sample encodes it)."""
     units = "characters" if vocab.level == "char" else "words"
     pieces = tokens(start_text, "char") if vocab.level == "char" else start_text.split()
@@ -64,7 +68,7 @@ def _prefix_ids(vocab: Vocab, start_text: str):
     return ids
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     model, _ = load_model(args.checkpoint, args.device)
     start_text = args.start_text or None
     prefix = _prefix_ids(model.vocab, start_text) if start_text else None

@@ -9,7 +9,7 @@ one token at a time with constant memory.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -27,6 +27,9 @@ from ..sequence.seq_gru import SeqGRU
 from ..sequence.seq_lstm import SeqLSTM
 from ..sequence.seq_rnn import SeqRNN
 from .output_layer import OUTPUTS, build_output_layer
+
+if TYPE_CHECKING:
+    from ..data.vocab import Vocab
 
 LAYER_TYPES = {"lstm": SeqLSTM, "gru": SeqGRU, "rnn": SeqRNN}
 
@@ -64,6 +67,8 @@ class LanguageModel(nn.Module):
         >>> lm(torch.randint(50, (7, 3))).shape
         torch.Size([7, 3, 50])
     """
+
+    vocab: Vocab  # set by whoever knows the vocabulary (a checkpoint, the trainer); not a default
 
     def __init__(
         self,
