@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -43,4 +43,4 @@ class RepeaterCriterion(nn.Module):
                 name, f"its criterion {type(self.criterion).__name__} at step {t}", (x, target)
             ):
                 losses.append(step_loss(self.criterion, x, target))
-        return sum(losses)
+        return cast(torch.Tensor, sum(losses))  # at least one step (checked above)

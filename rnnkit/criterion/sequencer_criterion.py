@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -60,5 +60,5 @@ class SequencerCriterion(nn.Module):
         for t, (x, y) in enumerate(zip(inputs, targets)):
             with user_errors(name, f"{what} at step {t}", (x, y)):
                 losses.append(step_loss(self.criterion, x, y))
-        loss = sum(losses)
+        loss = cast(torch.Tensor, sum(losses))  # at least one step (checked above)
         return loss / len(inputs) if self.size_average else loss

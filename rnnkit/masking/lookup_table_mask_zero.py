@@ -26,7 +26,14 @@ class LookupTableMaskZero(nn.Module):
         tensor([False,  True])
     """
 
-    def __init__(self, n_index: int, n_output: int, *, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        n_index: int,
+        n_output: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         self.n_index = expect_positive_int(name, n_index, "n_index")
