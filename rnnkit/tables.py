@@ -32,7 +32,7 @@ def _tensors(name: str, inputs: tuple) -> tuple:
 class CAddTable(nn.Module):
     """Element-wise sum of its inputs: ``CAddTable()(a, b) == a + b``."""
 
-    def forward(self, *inputs) -> torch.Tensor:
+    def forward(self, *inputs: Any) -> torch.Tensor:
         inputs = _tensors("CAddTable", _unpack("CAddTable", inputs))
         out = inputs[0]
         for x in inputs[1:]:
@@ -51,7 +51,7 @@ class JoinTable(nn.Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, *inputs) -> torch.Tensor:
+    def forward(self, *inputs: Any) -> torch.Tensor:
         inputs = _tensors("JoinTable", _unpack("JoinTable", inputs))
         ranks = {x.dim() for x in inputs}
         dim = self.dim % inputs[0].dim() if inputs[0].dim() else None
@@ -82,7 +82,7 @@ class SelectTable(nn.Module):
         super().__init__()
         self.index = index
 
-    def forward(self, *inputs) -> Any:
+    def forward(self, *inputs: Any) -> Any:
         inputs = _unpack("SelectTable", inputs)
         if not -len(inputs) <= self.index < len(inputs):
             raise ValueError(
@@ -106,7 +106,7 @@ class ParallelTable(nn.Module):
         self.branches = nn.ModuleList(modules)
         self.merge = merge
 
-    def forward(self, *inputs) -> Any:
+    def forward(self, *inputs: Any) -> Any:
         inputs = _unpack("ParallelTable", inputs)
         if len(inputs) != len(self.branches):
             raise ValueError(

@@ -69,7 +69,7 @@ class SpatialGlimpse(nn.Module):
                 f"{name}: size={size}, scale={scale} give a patch side below 1 ({self.patch_sizes})"
             )
 
-    def _check(self, images, location) -> None:
+    def _check(self, images: torch.Tensor, location: torch.Tensor) -> None:
         name = type(self).__name__
         expect_tensor(name, images, "images")
         expect_floating(name, images, "images")

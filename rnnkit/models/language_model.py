@@ -9,8 +9,10 @@ one token at a time with constant memory.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -101,9 +103,11 @@ class LanguageModel(nn.Module):
         self.embedding = nn.Embedding(self.vocab_size, self.wordvec_size, sparse=self.sparse)
         layer = LAYER_TYPES[model_type]
         sizes = [self.wordvec_size] + [self.rnn_size] * self.num_layers
-        self.rnns = nn.ModuleList(layer(sizes[i], sizes[i + 1]) for i in range(self.num_layers))
-        for rnn in self.rnns:
+        layers = [layer(sizes[i], sizes[i + 1]) for i in range(self.num_layers)]
+        for rnn in layers:
             rnn.remember("both")
+        # SeqLSTM, SeqGRU or SeqRNN layers (Any: nn.ModuleList yields plain Modules)
+        self.rnns: Any = nn.ModuleList(layers)
         self.drop = nn.Dropout(self.dropout)
         self.nce_k = expect_int(name, nce_k, "nce_k", 0)
         self.nce_alpha = expect_float(name, nce_alpha, "nce_alpha", 0.0)
@@ -115,7 +119,8 @@ class LanguageModel(nn.Module):
                 f"{name}: expected nce_k > 0 noise words for output {self.output!r}, got 0"
             )
         self.adaptive_cutoffs = list(adaptive_cutoffs) if adaptive_cutoffs else None
-        self.decoder = build_output_layer(
+        # nn.Linear, NCEModule or AdaptiveOutput, told apart by ``self.output``
+        self.decoder: Any = build_output_layer(
             self.output, self.rnn_size, self.vocab_size, self.nce_k, self.nce_alpha,
             self.adaptive_cutoffs, self.sparse,
         )  # fmt: skip
@@ -125,7 +130,7 @@ class LanguageModel(nn.Module):
         """Whether training calls take targets and score sampled words (``'nce'``, ``'sampled'``)."""
         return self.output in ("nce", "sampled")
 
-    def set_unigrams(self, counts) -> None:
+    def set_unigrams(self, counts: torch.Tensor | np.ndarray | Sequence[float]) -> None:
         """Training counts ``(V,)``: NCE/sampled noise table and bias ``log`` unigram; adaptive order."""
         with named_errors(f"{type(self).__name__}.set_unigrams"):
             if self.sampled_output:
@@ -165,7 +170,7 @@ class LanguageModel(nn.Module):
         """The state each layer starts its next call from: one ``(h, c)`` / ``h`` / ``None`` per layer."""
         return tuple(rnn.get_state() for rnn in self.rnns)
 
-    def set_state(self, state) -> None:
+    def set_state(self, state: tuple | list | None) -> None:
         """Replace every layer's state (what :meth:`get_state` returned; ``None``: zeros)."""
         name = type(self).__name__
         if state is None:
@@ -183,7 +188,7 @@ class LanguageModel(nn.Module):
             for rnn, s in zip(self.rnns, state):
                 rnn.set_state(None if s is None else tuple(s) if isinstance(s, list) else s)
 
-    def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None):
+    def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         """Scores ``(T, N, V)`` of the next token: logits, or (other outputs than the
         softmax) the exact log-probabilities. With ``targets (T, N)``: the
         :class:`~rnnkit.nce.module.NCEOutput` (``'nce'``, ``'sampled'``) or the adaptive

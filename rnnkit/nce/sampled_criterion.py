@@ -40,7 +40,12 @@ class SampledSoftmaxCriterion(nn.Module):
         True
     """
 
-    def forward(self, out, target: torch.Tensor | None = None, noise: torch.Tensor | None = None):
+    def forward(
+        self,
+        out: tuple[torch.Tensor, ...],
+        target: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         name = type(self).__name__
         check_nce_output(name, out)
         model_target, model_noise, noise_target, noise_noise = out

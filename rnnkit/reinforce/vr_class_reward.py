@@ -9,6 +9,7 @@ the variance of the gradient estimate.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -81,7 +82,9 @@ class VRClassReward(nn.Module):
     def module(self) -> nn.Module:
         return self._model[0]
 
-    def forward(self, input, target: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input: tuple[torch.Tensor, torch.Tensor] | list[torch.Tensor], target: torch.Tensor
+    ) -> torch.Tensor:
         name = "VRClassReward"
         if not isinstance(input, (tuple, list)) or len(input) != 2:
             raise TypeError(
@@ -125,13 +128,14 @@ class VRClassReward(nn.Module):
             )
         log_prob = None
         for m in recorded:
-            lp = m.recorded_log_prob()
+            lp = cast(torch.Tensor, m.recorded_log_prob())  # not None: m.n_recorded > 0
             if lp.shape != (n,):
                 raise ValueError(
                     f"{name}: {type(m).__name__} recorded samples for a batch of "
                     f"{lp.size(0)}, but log_probs has a batch of {n}"
                 )
             log_prob = lp if log_prob is None else log_prob + lp
+        log_prob = cast(torch.Tensor, log_prob)  # ``recorded`` is not empty
 
         baseline = baseline.reshape(n)
         correct = log_probs.detach().argmax(1) == target
