@@ -59,7 +59,7 @@ class FusedRecurrentLayer(AbstractSequencer):
         ``torch.nn.LSTM``/``GRU``/``RNN``'s names and layout, so weights copy across.
         """
         H, D = self.hidden_size, self.input_size
-        kw = dict(device=device, dtype=dtype)
+        kw: dict[str, Any] = dict(device=device, dtype=dtype)
         self.weight_ih = new_parameter(gates * H, D, **kw)
         self.weight_hh = new_parameter(gates * H, recurrent_size, **kw)
         self.bias_ih = new_parameter(gates * H, **kw)
