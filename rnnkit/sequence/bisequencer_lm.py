@@ -72,6 +72,8 @@ class BiSequencerLM(AbstractSequencer):
         with named_errors(name):
             f = self.fwd(input[:-1])  # f[t] sees x[0..t]; shifted below so step t+1 gets it
             b = self.bwd(input[1:].flip(0) if as_tensor else list(reversed(steps[1:])))
+        f_seq: torch.Tensor | list[torch.Tensor]
+        b_seq: torch.Tensor | list[torch.Tensor]
         if as_tensor:
             zeros_f, zeros_b = torch.zeros_like(f[:1]), torch.zeros_like(b[:1])
             f_seq = torch.cat((zeros_f, f))

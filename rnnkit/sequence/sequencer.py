@@ -7,7 +7,7 @@ step modules (``FastLSTM``, ``GRU`` …) with ordinary ones (``nn.Linear``, ``nn
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -73,7 +73,7 @@ class Sequencer(AbstractSequencer):
         if self._takes_indices and isinstance(steps[0], torch.Tensor):
             what = "input (its first layer is an nn.Embedding)"
             expect_integer(name, steps[0], what)
-            n = _first_leaf(self.module).num_embeddings
+            n = cast(nn.Embedding, _first_leaf(self.module)).num_embeddings  # _takes_indices
             for x in steps if not as_tensor else (input,):
                 if x.numel() and not bool(((x >= 0) & (x < n)).all()):
                     raise ValueError(
