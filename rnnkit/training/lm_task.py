@@ -8,7 +8,9 @@ the next (detached) is that of the text just before it; it is reset at each epoc
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -37,11 +39,11 @@ def build_model(model_config: dict, device: str) -> LanguageModel:
 
 
 # The recurrent state a model carries between batches: the only two calls of its API.
-def get_carried(model: LanguageModel):
+def get_carried(model: LanguageModel) -> tuple:
     return _nest.detach(model.get_state())
 
 
-def set_carried(model: LanguageModel, state) -> None:
+def set_carried(model: LanguageModel, state: tuple | list | None) -> None:
     model.set_state(state)
 
 
@@ -59,7 +61,7 @@ def _from_legacy_state(states):
     return tuple(layer(s) for s in states)
 
 
-class LanguageModelTask(Task):
+class LanguageModelTask(Task[LanguageModel]):
     """``config``: a :class:`~rnnkit.training.config.TrainConfig`."""
 
     command, format, required_keys, kind = "train", FORMAT, REQUIRED_KEYS, "language-model"
@@ -78,7 +80,7 @@ class LanguageModelTask(Task):
                 "processes (each trains on an equal share of the streams)"
             )
 
-    def data_files(self, config) -> dict[str, list[Path]]:
+    def data_files(self, config: Any) -> dict[str, list[Path]]:
         if config.data:
             return {"data": [Path(config.data)]}
         if config.data_dir:
@@ -150,15 +152,17 @@ class LanguageModelTask(Task):
     def n_batches(self) -> int:
         return len(self.batcher)
 
-    def batches(self, epoch: int, start: int):
+    def batches(self, epoch: int, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.batcher.iter_from(start)
 
-    def start_epoch(self, model, epoch: int, start: int) -> None:
+    def start_epoch(self, model: LanguageModel, epoch: int, start: int) -> None:
         model.train()
         if start == 0:
             model.forget()
 
-    def train_step(self, model, batch):
+    def train_step(
+        self, model: LanguageModel, batch: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         inputs, targets = batch
         inputs = inputs[:, self.columns].to(self.device)
         targets = targets[:, self.columns].to(self.device)
@@ -175,10 +179,10 @@ class LanguageModelTask(Task):
         logits = model(inputs)
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten()), {}
 
-    def undo_step(self, model) -> None:
+    def undo_step(self, model: LanguageModel) -> None:
         set_carried(self.model, self._before)
 
-    def batch_items(self, batch) -> int:
+    def batch_items(self, batch: tuple[torch.Tensor, torch.Tensor]) -> int:
         return batch[0][:, self.columns].numel()
 
     def score(self, split: str) -> dict:
@@ -190,26 +194,26 @@ class LanguageModelTask(Task):
         )  # fmt: skip
         return metrics(result, self.vocab.level)
 
-    def evaluate(self, model) -> dict:
+    def evaluate(self, model: LanguageModel) -> dict:
         return {f"valid_{k}": v for k, v in self.score("valid").items()}
 
     def describe_epoch(self, record: dict) -> str:
         valid = {k.removeprefix("valid_"): v for k, v in record.items() if k.startswith("valid_")}
         return f"epoch {record['epoch']}: validation {describe(valid)} (lr {record['lr']:.4g})"
 
-    def state_entries(self, model) -> dict:
+    def state_entries(self, model: LanguageModel) -> dict:
         carried = self.procs.gather(get_carried(model))  # every process's own streams
         return {"vocab": self.vocab.to_dict(),
                 "carried": carried if self.procs.distributed else carried[0]}  # fmt: skip
 
-    def restore(self, model, ckpt: dict) -> None:
+    def restore(self, model: LanguageModel, ckpt: dict) -> None:
         carried = ckpt["carried"][self.procs.rank] if self.procs.distributed else ckpt["carried"]
         # the checkpoint holds CPU tensors: the carried state goes where the model is
         set_carried(
             model, _from_legacy_state(_nest.map_tensors(lambda t: t.to(self.device), carried))
         )
 
-    def final_report(self, model, summary: dict, echo) -> dict:
+    def final_report(self, model: LanguageModel, summary: dict, echo: Callable[[str], None]) -> dict:
         c = self.config
         valid = self.score("valid")
         echo(f"final validation {describe(valid)}")
@@ -226,7 +230,7 @@ class LanguageModelTask(Task):
             echo(f"--- sample (temperature {c.temperature}) ---\n{out['sample']}\n---")
         return out
 
-    def plots(self, model, history: dict, summary: dict) -> list[Path]:
+    def plots(self, model: LanguageModel | None, history: dict, summary: dict) -> list[Path | None]:
         label = {"nce": "train NCE loss", "sampled": "train sampled-softmax loss"}.get(
             self.model.output, "train"
         )
