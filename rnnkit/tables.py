@@ -33,6 +33,7 @@ class CAddTable(nn.Module):
     """Element-wise sum of its inputs: ``CAddTable()(a, b) == a + b``."""
 
     def forward(self, *inputs: Any) -> torch.Tensor:
+        """The element-wise sum of the inputs (given as arguments or as one tuple)."""
         inputs = _tensors("CAddTable", _unpack("CAddTable", inputs))
         out = inputs[0]
         for x in inputs[1:]:
@@ -52,6 +53,7 @@ class JoinTable(nn.Module):
         self.dim = dim
 
     def forward(self, *inputs: Any) -> torch.Tensor:
+        """The inputs concatenated along ``dim``."""
         inputs = _tensors("JoinTable", _unpack("JoinTable", inputs))
         ranks = {x.dim() for x in inputs}
         dim = self.dim % inputs[0].dim() if inputs[0].dim() else None
@@ -83,6 +85,7 @@ class SelectTable(nn.Module):
         self.index = index
 
     def forward(self, *inputs: Any) -> Any:
+        """Element ``index`` of the inputs."""
         inputs = _unpack("SelectTable", inputs)
         if not -len(inputs) <= self.index < len(inputs):
             raise ValueError(
@@ -107,6 +110,7 @@ class ParallelTable(nn.Module):
         self.merge = merge
 
     def forward(self, *inputs: Any) -> Any:
+        """``(branch_i(input_i) …)``, or their ``merge``."""
         inputs = _unpack("ParallelTable", inputs)
         if len(inputs) != len(self.branches):
             raise ValueError(

@@ -40,6 +40,7 @@ class MaskZeroCriterion(nn.Module):
         self.n_input_dim = check_n_input_dim(type(self).__name__, n_input_dim)
 
     def forward(self, input: Any, target: Any) -> torch.Tensor:
+        """The criterion over the rows of ``input (N, *)`` that are not all zero (a scalar)."""
         name = type(self).__name__
         mask = zero_rows(name, input, self.n_input_dim)
         for t in _nest.flatten(target):

@@ -34,6 +34,7 @@ class RepeaterCriterion(nn.Module):
         self.criterion = criterion
 
     def forward(self, input: Any, target: Any) -> torch.Tensor:
+        """The sum over the ``T`` steps of ``input (T, N, *)`` of the criterion against ``target (N, …)``."""
         name = type(self).__name__
         inputs, _ = _seqio.split(name, input)
         check_batches(name, inputs, [target] * len(inputs))

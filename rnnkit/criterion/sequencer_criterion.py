@@ -43,6 +43,8 @@ class SequencerCriterion(nn.Module):
         self.size_average = bool(size_average)
 
     def forward(self, input: Any, target: Any) -> torch.Tensor:
+        """The criterion summed over the ``T`` steps of ``input`` and ``target (T, N, …)`` (averaged
+        over steps with ``size_average``)."""
         name = type(self).__name__
         inputs, _ = _seqio.split(name, input, what="input")
         if isinstance(target, torch.Tensor) and target.dim() >= 1:

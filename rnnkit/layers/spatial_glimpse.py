@@ -93,6 +93,8 @@ class SpatialGlimpse(nn.Module):
             )
 
     def forward(self, images: torch.Tensor, location: torch.Tensor) -> torch.Tensor:
+        """The ``depth`` patches around ``location (N, 2)`` of ``images (N, C, H, W)``, each resized
+        to ``size``: ``(N, depth * C, size, size)``."""
         self._check(images, location)
         # Positions are computed in float64 like the original's Lua numbers, so a float32
         # location lands on the same pixel.

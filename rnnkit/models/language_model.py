@@ -50,7 +50,7 @@ class LanguageModel(nn.Module):
         output: ``'softmax'``, ``'nce'``, ``'sampled'`` or ``'adaptive'``
             (:mod:`rnnkit.models.output_layer`); call :meth:`set_unigrams` with the
             training counts for the last three. adaptive_cutoffs: the adaptive softmax's
-            cluster ends (default: from uniform counts; pass :func:`adaptive_cutoffs` of
+            cluster ends (default: from uniform counts; pass :func:`~rnnkit.models.output_layer.adaptive_cutoffs` of
             the training counts). sparse: the embedding (and an NCE/sampled output layer)
             get sparse gradients, only the rows used in the step (see
             :meth:`sparse_parameters`).
@@ -163,6 +163,7 @@ class LanguageModel(nn.Module):
         }
 
     def forget(self) -> None:
+        """Reset every layer's carried state to zeros (at epoch boundaries, between texts)."""
         for rnn in self.rnns:
             rnn.forget()
 

@@ -152,6 +152,7 @@ class RecurrentAttentionModel(nn.Module):
         self.baseline_bias = nn.Parameter(torch.zeros(()))
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log_probs (N, n_classes), baseline (N,))`` for ``images (N, channels, S, S)``."""
         name = type(self).__name__
         expect_tensor(name, images, "images")
         expect_floating(name, images, "images")

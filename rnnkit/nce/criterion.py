@@ -43,6 +43,7 @@ class NCECriterion(nn.Module):
     def forward(
         self, out: tuple[torch.Tensor, ...], target: torch.Tensor | None = None
     ) -> torch.Tensor:
+        """The NCE loss (a scalar) of NCEModule's training output ``out``; ``target`` is unused."""
         name = type(self).__name__
         check_nce_output(name, out)
         model_target, model_noise, noise_target, noise_noise = out

@@ -162,6 +162,8 @@ class NCEModule(nn.Linear):
         input: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
         target: torch.Tensor | None = None,
     ) -> torch.Tensor | NCEOutput:
+        """With ``target (*,)`` (or the pair ``(h, target)``): :class:`NCEOutput` for the targets
+        and ``K`` noise words; ``h (*, D)`` alone → ``(*, V)`` log-probabilities over all words."""
         name = type(self).__name__
         if target is None and isinstance(input, (tuple, list)):
             if len(input) != 2:

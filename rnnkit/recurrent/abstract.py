@@ -264,6 +264,8 @@ class AbstractRecurrent(CarriesState):
         return steps.window_end is None or steps.step > steps.window_end - self.rho
 
     def forward(self, x: Any) -> Any:
+        """One time step: the output for the step input ``x`` (``(N, D)`` for the built-in modules),
+        updating the carried state (see :meth:`get_state`)."""
         self.check_input(x)
         carry, steps = self._carry, self._steps
         state = carry.value

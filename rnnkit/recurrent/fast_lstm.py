@@ -91,6 +91,8 @@ class FastLSTM(AbstractRecurrent):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw every weight and bias from ``U(-1/√H, 1/√H)`` (torch.nn.LSTM's init); batch
+        normalisation gains start at 0.1."""
         uniform_init(self, self.output_size)
         if self.batchnorm:
             for bn in (self.bn_ih, self.bn_hh, self.bn_c):

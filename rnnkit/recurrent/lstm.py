@@ -59,6 +59,7 @@ class LSTM(AbstractRecurrent):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw every weight, bias and peephole from ``U(-1/√H, 1/√H)``."""
         uniform_init(self, self.output_size)
 
     def check_input(self, x: torch.Tensor) -> None:

@@ -74,6 +74,7 @@ class MuFuRu(AbstractRecurrent):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw every weight and bias from ``U(-1/√H, 1/√H)``."""
         uniform_init(self, self.output_size)
 
     def check_input(self, x: torch.Tensor) -> None:

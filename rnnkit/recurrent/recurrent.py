@@ -42,10 +42,12 @@ class Bias(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw the bias from ``U(-1/√n, 1/√n)``, ``n`` its number of elements."""
         bound = 1.0 / max(self.bias.numel(), 1) ** 0.5
         nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x + bias`` (``x (N, *size)``)."""
         name = type(self).__name__
         expect_tensor(name, x)
         expect_floating(name, x)

@@ -80,11 +80,15 @@ class VRClassReward(nn.Module):
 
     @property
     def module(self) -> nn.Module:
+        """The model whose Reinforce modules receive the reward."""
         return self._model[0]
 
     def forward(
         self, input: tuple[torch.Tensor, torch.Tensor] | list[torch.Tensor], target: torch.Tensor
     ) -> torch.Tensor:
+        """The loss (a scalar) for ``(log_probs (N, C), baseline (N,))`` against ``target (N,)``:
+        REINFORCE over the samples that ``module``'s Reinforce modules recorded, plus the
+        baseline's squared error."""
         name = "VRClassReward"
         if not isinstance(input, (tuple, list)) or len(input) != 2:
             raise TypeError(

@@ -81,10 +81,12 @@ class AbstractSequencer(CarriesState):
         return None
 
     def get_state(self) -> Any:
+        """The state the next call starts from (``None``: zeros); see the class docstring."""
         nested = outer_recurrent_modules(self)
         return nested_state(nested) if nested else self._carry.value
 
     def set_state(self, state: Any) -> None:
+        """Start the next call from ``state`` (checked; ``None``: zeros), the form of :meth:`get_state`."""
         nested = outer_recurrent_modules(self)
         name = type(self).__name__
         if nested:
@@ -95,6 +97,7 @@ class AbstractSequencer(CarriesState):
         self._carry.set(state, given=True)
 
     def train(self, mode: bool = True) -> Self:
+        """Switch training/evaluation mode; a switch forgets the carried state (as the original)."""
         # As in the original, switching between training and evaluation forgets the state.
         if mode != self.training:
             self.forget()

@@ -97,6 +97,7 @@ class BiSequencer(AbstractSequencer):
             self.fwd.set_state(state)
 
     def forward(self, input: Any) -> Any:
+        """``merge(fwd(x), reversed(bwd(reversed(x))))`` for ``x (T, N, D)`` or a list of steps."""
         _, as_tensor = _seqio.split(type(self).__name__, input, self.batch_first)
         self.bwd.forget()
         with named_errors(type(self).__name__):

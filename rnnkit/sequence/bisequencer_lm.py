@@ -63,6 +63,8 @@ class BiSequencerLM(AbstractSequencer):
             )
 
     def forward(self, input: Any) -> Any:
+        """Step ``t``'s output merges the forward state after ``x[0..t-1]`` with the backward state
+        after ``x[t+1..T-1]`` (zeros at the ends), for ``x (T, N, D)`` or a list of steps."""
         name = type(self).__name__
         steps, as_tensor = _seqio.split(name, input)
         if len(steps) < 2:

@@ -82,6 +82,7 @@ class FusedRecurrentLayer(AbstractSequencer):
 
     @property
     def output_size(self) -> int:
+        """``H``, the size of each output step (``R`` for :class:`SeqLSTMP`)."""
         return self.hidden_size
 
     def _copy_into(self, step: _Step) -> _Step:
@@ -114,6 +115,7 @@ class FusedRecurrentLayer(AbstractSequencer):
         return [self.hidden_size]
 
     def reset_parameters(self) -> None:
+        """Draw every parameter from ``U(-1/√H, 1/√H)`` (torch.nn.LSTM's init)."""
         uniform_init(self, self.hidden_size)
 
     # ------------------------------------------------------------------ state forms

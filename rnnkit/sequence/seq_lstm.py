@@ -140,6 +140,7 @@ class SeqLSTMP(FusedRecurrentLayer):
 
     @property
     def output_size(self) -> int:
+        """``R``, the size of the projected output (and of ``r``)."""
         return self._output_size
 
     def _weights(self):

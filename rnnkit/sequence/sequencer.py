@@ -68,6 +68,7 @@ class Sequencer(AbstractSequencer):
         self._takes_indices = isinstance(_first_leaf(self.module), nn.Embedding)
 
     def forward(self, input: Any) -> Any:
+        """The module applied to each step of ``input (T, N, *)`` (or a list of ``T`` steps), in order."""
         name = type(self).__name__
         steps, as_tensor = _seqio.split(name, input, self.batch_first)
         if self._takes_indices and isinstance(steps[0], torch.Tensor):

@@ -231,7 +231,7 @@ def load_lm_data(
     progress: bool = False,
     command: str = "train",
 ) -> LMData:
-    """The vocabulary and token splits described by a :class:`TrainConfig`.
+    """The vocabulary and token splits described by a :class:`~rnnkit.training.config.TrainConfig`.
 
     Args:
         config: the run's configuration (``data``, ``data_dir``, ``level``, ``min_count``,

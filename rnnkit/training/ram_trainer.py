@@ -103,7 +103,7 @@ class RAMConfig(LoopConfig):
 
 
 def load_ram_checkpoint(path: str | Path) -> dict:
-    """Read and validate a RAM checkpoint; raise :class:`CheckpointError` with a one-line reason."""
+    """Read and validate a RAM checkpoint; raise :class:`~rnnkit.training.checkpoint.CheckpointError` with a one-line reason."""
     return load_checkpoint(path, FORMAT, REQUIRED_KEYS, kind="attention-model")
 
 

@@ -15,10 +15,7 @@ import io
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from torch.utils.tensorboard import SummaryWriter
+from typing import Any
 
 from .checkpoint import write_text_atomic
 
@@ -41,7 +38,7 @@ def _csv(records: list[dict]) -> str:
     return out.getvalue()
 
 
-def tensorboard_writer(folder: str, purge_step: int | None) -> SummaryWriter:
+def tensorboard_writer(folder: str, purge_step: int | None) -> Any:  # a SummaryWriter
     """A ``SummaryWriter`` (needs the ``tensorboard`` package; checked before the run starts)."""
     from torch.utils.tensorboard import SummaryWriter
 
