@@ -12,7 +12,9 @@ Fails (exit status 1, one line per problem) when:
 - a reference in any docstring of the package does not resolve: a role such as
   ``:class:`Vocab```, ``:func:`rnnkit.data.build_corpus```, ``:meth:`forget```, a literal
   ``rnnkit.x.y`` path in backticks, or a ``docs/*.md`` page that does not exist;
-- pdoc warns while it builds the reference (pdoc itself has no flag to fail on warnings).
+- pdoc warns while it builds the reference (pdoc itself has no flag to fail on warnings);
+- a page or anchor of the reference that README.md names (```rnnkit.html#SeqLSTM```, or
+  ```#FastLSTM``` on the page named before it on the line) is not in the build.
 """
 
 from __future__ import annotations
@@ -210,6 +212,27 @@ def build_reference(output: Path) -> list[str]:
     return [f"pdoc: {w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught]
 
 
+PAGE = re.compile(r"`(?:build/api/)?((?:[\w/]+\.html)?(?:#[\w.]+)?)`")
+
+
+def missing_anchors(readme: Path, output: Path) -> list[str]:
+    """The reference pages and anchors that ``readme`` names but the build lacks."""
+    missing = []
+    for number, line in enumerate(readme.read_text(encoding="utf-8").splitlines(), 1):
+        page = None
+        for token in PAGE.findall(line):
+            name, _, anchor = token.partition("#")
+            page = name or page
+            if not page:
+                continue
+            html = output / page
+            if not html.is_file():
+                missing.append(f"{readme.name}:{number}: {page} (no such page)")
+            elif anchor and f'id="{anchor}"' not in html.read_text(encoding="utf-8"):
+                missing.append(f"{readme.name}:{number}: {page}#{anchor} (no such anchor)")
+    return missing
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--html", metavar="DIR", help="keep the HTML reference in DIR")
@@ -218,12 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     modules = [importlib.import_module(m) for m in PUBLIC_MODULES]
     problems = [f"no docstring: {n}" for n in missing_docstrings(public_objects(modules))]
     problems += [f"broken reference: {r}" for r in broken_references(ROOT / "rnnkit", ROOT / "docs")]
-    if args.html:
-        out = Path(args.html)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.html) if args.html else Path(tmp)
         problems += build_reference(out)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            problems += build_reference(Path(tmp))
+        problems += missing_anchors(ROOT / "README.md", out)
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
