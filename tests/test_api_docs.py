@@ -99,13 +99,3 @@ def test_missing_anchors_of_the_readme(tmp_path):
         "README.md:1: rnnkit.html#Nope (no such anchor)",
         "README.md:2: rnnkit/data.html (no such page)",
     ]
-
-
-def test_missing_anchors_of_the_readme(tmp_path):
-    (tmp_path / "rnnkit.html").write_text('<div id="SeqLSTM"></div><div id="FastLSTM"></div>')
-    readme = tmp_path / "README.md"
-    readme.write_text("| a | `build/api/rnnkit.html#SeqLSTM`, `#FastLSTM`, `#Nope` |\n| b | `rnnkit/data.html` |\n")
-    assert check_docs.missing_anchors(readme, tmp_path) == [
-        "README.md:1: rnnkit.html#Nope (no such anchor)",
-        "README.md:2: rnnkit/data.html (no such page)",
-    ]
