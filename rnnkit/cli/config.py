@@ -17,6 +17,16 @@ from ..training.loop_config import LoopConfig, resume_rule
 GIVEN = "_given_flags"
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows each flag's default, unless its help already says what it is."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default is None:  # "(default: None)" would say nothing
+            return text
+        return super()._get_help_string(action)
+
+
 def _flag_type(cls, f: dataclasses.Field):
     hint = typing.get_type_hints(cls)[f.name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]  # Optional[X] -> X
