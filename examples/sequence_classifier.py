@@ -108,6 +108,11 @@ class SequenceClassifierTask(Task):
         return {"test_error": test}
 
 
+def main(argv=None) -> int:
+    """The command line; returns the exit status of ``rnnkit train`` (0: done)."""
+    return task_main(ClassifierConfig, SequenceClassifierTask, argv, prog="sequence_classifier.py",
+                     description=__doc__.splitlines()[0])  # fmt: skip
+
+
 if __name__ == "__main__":
-    sys.exit(task_main(ClassifierConfig, SequenceClassifierTask, prog="sequence_classifier.py",
-                       description=__doc__.splitlines()[0]))  # fmt: skip
+    sys.exit(main())

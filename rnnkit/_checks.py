@@ -57,8 +57,11 @@ def expect_features(module: str, x: torch.Tensor, size: int, like: torch.Tensor,
 
 
 def expect_like(module: str, x: torch.Tensor, like: torch.Tensor, what: str = "input") -> None:
-    """Same dtype and device as the module's parameters (no silent casts)."""
-    if x.dtype != like.dtype or x.device != like.device:
+    """Same dtype and device as the module's parameters (no silent casts), or, inside an
+    autocast region, its dtype (what the ops before gave: the user asked for those casts)."""
+    kind = like.device.type
+    casting = torch.is_autocast_enabled(kind) and x.dtype == torch.get_autocast_dtype(kind)
+    if (x.dtype != like.dtype and not casting) or x.device != like.device:
         raise TypeError(
             f"{module}: expected {what} with dtype {like.dtype} on {like.device} (as its "
             f"parameters), got {x.dtype} on {x.device}"
@@ -127,14 +130,20 @@ def expect_merge(module: str, merge: _M | None) -> _M | None:
 _NAMED = re.compile(r"^[A-Z][A-Za-z0-9_.]*: ")
 
 
-@contextlib.contextmanager
-def named_errors(module: str) -> Iterator[None]:
+def named_errors(module: str) -> contextlib.AbstractContextManager:
     """Re-raise an inner rnnkit module's ``ValueError``/``TypeError`` under ``module``'s name.
 
     A user who called ``SeqBRNN`` reads ``SeqBRNN: SeqLSTM: expected …``: the module they
     called first, the inner message kept whole. Errors that are not rnnkit's own (no
     ``Name: `` prefix) pass through unchanged, so a bug is never disguised as a named error.
+    Under ``torch.compile`` it does nothing: dynamo cannot break a graph inside a generator's
+    context manager and would run the whole frame uncompiled.
     """
+    return contextlib.nullcontext() if torch.compiler.is_compiling() else _named_errors(module)
+
+
+@contextlib.contextmanager
+def _named_errors(module: str) -> Iterator[None]:
     try:
         yield
     except (ValueError, TypeError) as e:

@@ -111,11 +111,11 @@ def task_main(config_cls: type, task_cls: type[Task], argv: list[str] | None = N
 
     def work() -> int:
         from ..training.trainer import Trainer
-        from .config import add_config_flags, config_from_args, given_flags
+        from .config import DefaultsFormatter, add_config_flags, config_from_args, given_flags
         from .train import exit_status
 
         parser = Parser(prog=prog, description=description,
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)  # fmt: skip
+                        formatter_class=DefaultsFormatter)  # fmt: skip
         add_config_flags(parser, config_cls)
         args = parser.parse_args(argv)
         task = task_cls(config_from_args(config_cls, args))

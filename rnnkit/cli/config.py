@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 _C = TypeVar("_C", bound="DataclassInstance")
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` shows each flag's default, unless its help already says what it is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is None:  # "(default: None)" would say nothing
+            return text
+        return super()._get_help_string(action) or text
+
+
 def _flag_type(cls: type, f: dataclasses.Field) -> Any:
     hint = typing.get_type_hints(cls)[f.name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]  # Optional[X] -> X

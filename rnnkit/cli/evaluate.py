@@ -24,12 +24,16 @@ from ..training.lm_data import load_lm_data
 from ..training.lm_eval import describe, evaluate_split, metrics
 from ..training.lm_task import LanguageModelTask
 from ..training.resume import stored_config
-from .config import checked
+from .config import DefaultsFormatter, checked
 from .sample import load_model
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("evaluate", help="evaluate a trained model on its data (or other data)")
+    p = sub.add_parser(
+        "evaluate", help="evaluate a trained model on its data (or other data)",
+        formatter_class=DefaultsFormatter,
+        description="Loss, perplexity and bits per character of a checkpoint on a split.",
+    )  # fmt: skip
     p.add_argument(
         "--checkpoint", required=True,
         help="a checkpoint written by `rnnkit train`: checkpoint.pt (the last) or best.pt",
@@ -42,10 +46,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--data", default=None,
         help="a text file, read with the model's vocabulary (default: the data it was trained on)",
     )  # fmt: skip
-    p.add_argument("--data-dir", default=None, help="a prepared or Penn Treebank folder")
-    p.add_argument("--batch-size", type=checked(int, "--batch-size", POSITIVE_INT), default=None)
-    p.add_argument("--seq-length", type=checked(int, "--seq-length", POSITIVE_INT), default=None)
-    p.add_argument("--device", type=checked(str, "--device", device=True), default="cpu")
+    p.add_argument("--data-dir", default=None,
+                   help="a prepared or Penn Treebank folder (default: the data it was trained on)")
+    p.add_argument("--batch-size", type=checked(int, "--batch-size", POSITIVE_INT), default=None,
+                   help="parallel streams (default: the run's --batch-size)")  # fmt: skip
+    p.add_argument("--seq-length", type=checked(int, "--seq-length", POSITIVE_INT), default=None,
+                   help="time steps per chunk (default: the run's --seq-length)")  # fmt: skip
+    p.add_argument("--device", type=checked(str, "--device", device=True), default="cpu",
+                   help="torch device to run the model on, e.g. cpu or cuda")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True,
                    help="show progress bars")  # fmt: skip

@@ -12,16 +12,20 @@ from ..data import build_corpus
 from ..training.checks import FRACTION, POSITIVE_INT
 from ..training.lm_data import TEXT_MIN_COUNT, check_fractions, check_vocab_options
 from ..training.outdir import check_writable_dir
-from .config import checked
+from .config import DefaultsFormatter, checked
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("preprocess", help="encode a text file for training")
+    p = sub.add_parser("preprocess", help="encode a text file for training",
+                       formatter_class=DefaultsFormatter)  # fmt: skip
     p.add_argument("--input", required=True, help="a UTF-8 text file")
     p.add_argument("--output-dir", required=True, help="where vocab.json, train/valid/test.npy go")
-    p.add_argument("--level", choices=("char", "word"), default="char")
-    p.add_argument("--valid-frac", type=checked(float, "--valid-frac", FRACTION), default=0.05)
-    p.add_argument("--test-frac", type=checked(float, "--test-frac", FRACTION), default=0.05)
+    p.add_argument("--level", choices=("char", "word"), default="char",
+                   help="tokens: characters, or words (lines end with <eos>)")
+    p.add_argument("--valid-frac", type=checked(float, "--valid-frac", FRACTION), default=0.05,
+                   help="fraction of the text held out for validation")
+    p.add_argument("--test-frac", type=checked(float, "--test-frac", FRACTION), default=0.05,
+                   help="fraction of the text held out for testing")
     p.add_argument(
         "--min-count", type=checked(int, "--min-count", POSITIVE_INT), default=TEXT_MIN_COUNT,
         help="tokens seen fewer times in the training split are read as <unk> (default: 2)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..training.ram_trainer import RAMConfig, train_ram
-from .config import add_config_flags, config_from_args, given_flags
+from .config import DefaultsFormatter, add_config_flags, config_from_args, given_flags
 from .train import exit_status
 
 
@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Train the Recurrent Attention Model (Mnih et al. 2014) on MNIST or "
         "translated MNIST with the original example's defaults; report the test error and "
         "plot the glimpse trajectories. Exit status as `rnnkit train`'s.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
     )
     add_config_flags(p, RAMConfig, required=("data_dir",))
     p.set_defaults(run=run)

@@ -7,7 +7,7 @@ import argparse
 from ..training.config import TrainConfig
 from ..training.lm_trainer import train_language_model
 from . import EXIT_INTERRUPTED, EXIT_NONFINITE
-from .config import add_config_flags, config_from_args, given_flags
+from .config import DefaultsFormatter, add_config_flags, config_from_args, given_flags
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Train a recurrent language model. With no --data/--data-dir it trains a "
         "character LSTM on the Python standard library's own source for a few minutes. "
         "Exit status: 0 done, 2 bad input, 3 stopped on a non-finite loss, 130 interrupted.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsFormatter,
     )
     add_config_flags(p, TrainConfig)
     p.set_defaults(run=run)

@@ -10,13 +10,12 @@ one token at a time with constant memory.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
-from .. import _nest
 from .._checks import (
     expect_float,
     expect_int,
@@ -28,6 +27,7 @@ from .._checks import (
 from ..sequence.seq_gru import SeqGRU
 from ..sequence.seq_lstm import SeqLSTM
 from ..sequence.seq_rnn import SeqRNN
+from .generate import generate
 from .output_layer import OUTPUTS, build_output_layer
 
 if TYPE_CHECKING:
@@ -54,6 +54,11 @@ class LanguageModel(nn.Module):
             the training counts). sparse: the embedding (and an NCE/sampled output layer)
             get sparse gradients, only the rows used in the step (see
             :meth:`sparse_parameters`).
+        tie_weights: the embedding and the output layer share one ``(V, H)`` weight (Press &
+            Wolf 2017; pytorch/examples' ``--tied``): ``V·H`` fewer parameters. Needs
+            ``wordvec_size == rnn_size`` and an output layer with a ``(V, H)`` weight:
+            ``'softmax'``, ``'nce'`` or ``'sampled'`` (not ``'adaptive'``). The shared weight
+            starts as the output layer's (uniform in ``±1/sqrt(H)``).
 
     Shape:
         ``tokens (T, N)`` (``torch.long``) → logits ``(T, N, V)`` (log-probabilities for
@@ -85,6 +90,7 @@ class LanguageModel(nn.Module):
         output: str | None = None,
         adaptive_cutoffs: list[int] | None = None,
         sparse: bool = False,
+        tie_weights: bool = False,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -124,6 +130,10 @@ class LanguageModel(nn.Module):
             self.output, self.rnn_size, self.vocab_size, self.nce_k, self.nce_alpha,
             self.adaptive_cutoffs, self.sparse,
         )  # fmt: skip
+        self.tie_weights = bool(tie_weights)
+        if self.tie_weights:
+            _check_tie(name, self)
+            self.embedding.weight = cast(nn.Parameter, self.decoder.weight)  # one, two modules
 
     @property
     def sampled_output(self) -> bool:
@@ -144,7 +154,7 @@ class LanguageModel(nn.Module):
         if not self.sparse:
             return []
         extra = [self.decoder.weight, self.decoder.bias] if self.sampled_output else []
-        return [self.embedding.weight, *extra]
+        return list({id(p): p for p in [self.embedding.weight, *extra]}.values())  # tied: once
 
     def config(self) -> dict:
         """The constructor arguments (stored in checkpoints to rebuild the model)."""
@@ -160,6 +170,7 @@ class LanguageModel(nn.Module):
             "output": self.output,
             "adaptive_cutoffs": self.adaptive_cutoffs,
             "sparse": self.sparse,
+            "tie_weights": self.tie_weights,
         }
 
     def forget(self) -> None:
@@ -227,7 +238,6 @@ class LanguageModel(nn.Module):
                 h = self.drop(rnn(h))  # (T, N, H)
         return h
 
-    @torch.no_grad()
     def sample(
         self,
         n: int,
@@ -236,58 +246,50 @@ class LanguageModel(nn.Module):
         argmax: bool = False,
         vocab: Any = None,
         generator: torch.Generator | None = None,
+        *,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        num_samples: int | None = None,
     ) -> Any:
         """Generate ``n`` tokens, streaming one step at a time (constant memory).
 
         The prefix ``start_text`` is encoded with ``vocab`` (a :class:`rnnkit.data.Vocab`, or
         ``self.vocab`` when set) and run once through the model; then each sampled token is
-        fed back. ``temperature`` divides the logits; ``argmax=True`` (or a temperature of 0)
-        picks the most likely token. Returns the decoded text (prefix included) when a
-        vocabulary is known, else the list of sampled ids. The model's training mode and
-        carried state are restored afterwards.
+        fed back. ``temperature`` divides the scores, ``top_k`` (0: off) and ``top_p``
+        (nucleus, 1.0: off) filter them (:func:`rnnkit.models.sampling.filtered_probs`);
+        ``argmax=True`` (or a temperature of 0) picks the most likely token. Returns the
+        decoded text (prefix included) when a vocabulary is known, else the list of sampled
+        ids; with ``num_samples=M``, a list of ``M`` such samples, drawn together as the
+        ``M`` rows of one batch. The model's training mode and carried state are restored.
         """
-        name = f"{type(self).__name__}.sample"
-        expect_positive_int(name, n, "n")
-        temperature = expect_float(name, temperature, "temperature", 0.0)
-        vocab = vocab if vocab is not None else getattr(self, "vocab", None)
-        device = self.embedding.weight.device
-        if start_text:  # encode first: a bad prefix must leave the model as it was
-            if vocab is None:
-                raise ValueError("LanguageModel.sample: start_text needs a vocab to encode it")
-            words = start_text.split()
-            ids = (
-                vocab.encode_text(start_text)
-                if vocab.level == "char"
-                else vocab.encode_words(words)
-            )
-            prefix = torch.as_tensor(ids, dtype=torch.long, device=device)
-        else:
-            prefix = torch.randint(self.vocab_size, (1,), generator=generator).to(device)
-        # Restored detached: a state given back with set_state would otherwise keep its graph.
-        was_training, saved = self.training, _nest.detach(self.get_state())
-        self.eval()
-        self.forget()
-        try:
-            logits = self(prefix.view(-1, 1))[-1, 0]  # (V,)
-            sampled = []
-            for _ in range(n):
-                if argmax or temperature <= 0:
-                    token = int(logits.argmax())
-                else:
-                    probs = torch.softmax(logits.float() / temperature, -1).cpu()
-                    token = int(torch.multinomial(probs, 1, generator=generator))
-                sampled.append(token)
-                logits = self(torch.tensor([[token]], device=device))[-1, 0]
-        finally:
-            self.train(was_training)
-            self.set_state(saved)
-        ids = prefix.tolist() + sampled if start_text else sampled
-        return vocab.decode(ids) if vocab is not None else sampled
+        return generate(self, n, start_text, temperature, argmax, vocab, generator,
+                        top_k=top_k, top_p=top_p, num_samples=num_samples)  # fmt: skip
 
 
+@torch.compiler.disable  # data-dependent: a clean graph break, not dynamo's .item() warnings
 def _expect_token_ids(module: str, ids: torch.Tensor, vocab_size: int, what: str) -> None:
     if ids.numel() and not bool(((ids >= 0) & (ids < vocab_size)).all()):
         raise ValueError(
             f"{module}: expected {what} in [0, {vocab_size - 1}] (the vocabulary), got values "
             f"in [{int(ids.min())}, {int(ids.max())}]"
+        )
+
+
+def _check_tie(name: str, model: LanguageModel) -> None:
+    """Tied weights need one ``(V, H)`` matrix that both the embedding and the output use."""
+    if model.wordvec_size != model.rnn_size:
+        raise ValueError(
+            f"{name}: tie_weights needs wordvec_size == rnn_size (one (V, H) weight), got "
+            f"wordvec_size {model.wordvec_size} and rnn_size {model.rnn_size}"
+        )
+    weight = getattr(model.decoder, "weight", None)
+    if model.output == "adaptive" or weight is None or weight.shape != model.embedding.weight.shape:
+        raise ValueError(
+            f"{name}: tie_weights needs an output layer with a (V, H) weight (softmax, nce or "
+            f"sampled), got output {model.output!r}"
+        )
+    if model.sparse and model.output == "softmax":
+        raise ValueError(
+            f"{name}: tie_weights with sparse=True needs output 'nce' or 'sampled' (the softmax "
+            "gives the shared weight a dense gradient), got output 'softmax'"
         )

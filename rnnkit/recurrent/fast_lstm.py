@@ -18,7 +18,8 @@ from .._checks import expect_features, expect_float, expect_positive_int
 from .._params import new_parameter, uniform_init, zeros_state
 from .._state import StateSpec, TensorSpec
 from ..cells.lstm import lstm_pointwise, lstm_step
-from ..kernels.deferred import DeferredLinear, HoistedLinear
+from ..kernels.batch_norm import batch_norm_steps
+from ..kernels.deferred import DeferredLinear
 from ..kernels.intercept import chunked
 from ..kernels.lstm import lstm_sequence
 from .abstract import AbstractRecurrent, SequenceKernel
@@ -115,15 +116,17 @@ class FastLSTM(AbstractRecurrent):
 
     @torch.compiler.disable  # a graph break, as the other kernels: tracing unrolls every step
     def _run_batchnorm_sequence(self, x, state, valid):
-        # W_ih x for all steps is one product and W_hh h is deferred (weight gradient one
-        # product at the end); the BatchNorms are called at every step, in order, as the
-        # step path calls them: the same batch statistics and running-statistic updates.
+        # W_ih x for all steps is one product, normalised with every step's statistics at
+        # once (bn_ih does not depend on the recurrence); W_hh h is deferred (weight gradient
+        # one product at the end), and bn_hh and bn_c are called at every step, in order, as
+        # the step path calls them: the same batch statistics and running-statistic updates.
         h, c = state
-        projected = HoistedLinear(x, self.weight_ih)
+        projected = F.linear(x.transpose(0, 1), self.weight_ih)  # (N, T, 4H)
+        projected = batch_norm_steps(self.bn_ih, projected) + self.bias
         recurrent = DeferredLinear(self.weight_hh)
         outputs = []
-        for t in range(x.size(0)):
-            gates = self.bn_ih(projected[t]) + self.bn_hh(recurrent(h)) + self.bias
+        for t, projected_t in enumerate(projected.unbind(1)):
+            gates = projected_t + self.bn_hh(recurrent(h))
             h, c = lstm_pointwise(gates, c, self.bn_c)
             if valid is not None:
                 pad = valid[t] == 0

@@ -154,16 +154,21 @@ class FusedRecurrentLayer(AbstractSequencer):
     def _run(
         self, x: torch.Tensor, hx: list[torch.Tensor], batch_sizes: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        weights, device, dtype = self._kernel_weights(), x.device.type, self.weight_ih.dtype
+        autocast = torch.is_autocast_enabled(device)
+        if autocast:  # cast by hand: autocast casts only some of oneDNN's LSTM arguments (a
+            # CPU error, nn.LSTM's too); the final state comes back fp32, so the carried one is
+            low = torch.get_autocast_dtype(device)
+            x, hx, weights = x.to(low), [h.to(low) for h in hx], [w.to(low) for w in weights]
         h = tuple(hx) if self._is_lstm else hx[0]
-        if batch_sizes is None:
-            result = type(self)._kernel(
-                x, h, self._kernel_weights(), True, 1, 0.0, self.training, False, False
-            )
-        else:
-            result = type(self)._kernel(
-                x, batch_sizes, h, self._kernel_weights(), True, 1, 0.0, self.training, False
-            )
-        return result[0], list(result[1:])
+        with torch.autocast(device, enabled=False) if autocast else contextlib.nullcontext():
+            if batch_sizes is None:
+                result = type(self)._kernel(x, h, weights, True, 1, 0.0, self.training, False, False)
+            else:
+                result = type(self)._kernel(
+                    x, batch_sizes, h, weights, True, 1, 0.0, self.training, False
+                )
+        return result[0], [f.to(dtype) for f in result[1:]]
 
     def _run_packed(
         self, xs: torch.Tensor, hx: list[torch.Tensor], length: torch.Tensor, T: int

@@ -96,3 +96,4 @@ def check_device(command: str, flag: str, device: Any) -> None:
 
 
 TEMPERATURE = Check(NONNEG.test, "a finite number >= 0 (0: the most likely token)")
+TOP_P = Check(lambda v: _is_real(v) and 0 < v <= 1, "a number in (0, 1] (1: off)")

@@ -28,7 +28,8 @@ class TrainConfig(LoopConfig):
     )
     data_dir: str | None = _opt(
         None,
-        "a folder prepared by `rnnkit preprocess`, or a Penn Treebank folder (ptb.train.txt …)",
+        "a folder prepared by `rnnkit preprocess`, or a Penn Treebank folder (ptb.train.txt …) "
+        "(default: none, see --data)",
         resume="data",
     )
     level: str = _opt(
@@ -70,6 +71,12 @@ class TrainConfig(LoopConfig):
         None,
         "sparse gradients for the embedding and the NCE/sampled output rows (SGD as it is, "
         "Adam becomes SparseAdam on those: lazy Adam); default: on for nce/sampled",
+    )
+    tie_weights: bool = _opt(
+        False,
+        "one weight for the embedding and the output layer (Press & Wolf 2017): V*H fewer "
+        "parameters; needs --wordvec-size equal to --rnn-size and --output softmax, nce or "
+        "sampled",
     )
     nce_alpha: float = _opt(
         0.75, "NCE noise distribution: training unigram counts ** this", check=NONNEG
@@ -120,8 +127,23 @@ class TrainConfig(LoopConfig):
         resume="applies",
     )  # fmt: skip
 
+    precision: str = _opt(
+        "fp32",
+        "training forward pass in fp32, or under bf16 autocast (CPU and CUDA; the loss, the "
+        "weights, the optimiser, validation and the checkpoints stay fp32)",
+        choices=("fp32", "bf16"), resume="applies",
+    )  # fmt: skip
+    compile: bool = _opt(
+        False,
+        "torch.compile the model for the training steps (the first steps are slow while it "
+        "compiles; validation, test and sampling run the model as it is; checkpoints are the "
+        "same either way)",
+        resume="applies",
+    )
+
     def model_config_keys(self) -> tuple[str, ...]:
-        return ("model_type", "wordvec_size", "rnn_size", "num_layers", "dropout", "nce_alpha")
+        return ("model_type", "wordvec_size", "rnn_size", "num_layers", "dropout", "nce_alpha",
+                "tie_weights")  # fmt: skip
 
     def resolved_output(self) -> tuple[str, int, bool]:
         """``(output, noise words, sparse)`` after the ``--nce-k`` alias and the defaults."""

@@ -8,6 +8,7 @@ the next (detached) is that of the text just before it; it is reset at each epoc
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,27 @@ def set_carried(model: LanguageModel, state: tuple | list | None) -> None:
     model.set_state(state)
 
 
+def _fp32(out: tuple[torch.Tensor, ...]) -> Any:
+    """An :class:`~rnnkit.nce.module.NCEOutput` (any tuple of tensors) in float32."""
+    return type(out)(*(t.float() for t in out))
+
+
+def check_tie(command: str, config: Any) -> None:
+    """``--tie-weights`` needs one ``(V, H)`` matrix: equal sizes, an output layer that has it."""
+    output, _, sparse = config.resolved_output()
+    if config.wordvec_size != config.rnn_size:
+        raise ConfigError(
+            f"{command}: --tie-weights needs --wordvec-size equal to --rnn-size, got "
+            f"--wordvec-size {config.wordvec_size} and --rnn-size {config.rnn_size}"
+        )
+    if output == "adaptive":
+        raise ConfigError(f"{command}: --tie-weights works with --output softmax, nce or sampled, "
+                          "got adaptive (its output layer has no (V, H) weight to share)")  # fmt: skip
+    if output == "softmax" and sparse:
+        raise ConfigError(f"{command}: --tie-weights with --sparse needs --output nce or sampled "
+                          "(the softmax gives the shared weight a dense gradient)")  # fmt: skip
+
+
 def _from_legacy_state(states):
     """Checkpoints before the one state API held per layer a list of ``(1, N, H)`` tensors."""
 
@@ -73,6 +95,8 @@ class LanguageModelTask(Task[LanguageModel]):
         check_fractions(cmd, c.valid_frac, c.test_frac)
         if c.data and c.data_dir:
             raise ConfigError(f"{cmd}: give either --data or --data-dir, not both")
+        if c.tie_weights:
+            check_tie(cmd, c)
         world = self.procs.world_size if self.procs is not None else 1
         if c.batch_size % world:
             raise ConfigError(
@@ -168,16 +192,33 @@ class LanguageModelTask(Task[LanguageModel]):
         targets = targets[:, self.columns].to(self.device)
         if self.config.skip_nonfinite:  # a skipped batch must not leave a NaN state behind
             self._before = get_carried(self.model)
-        output = self.model.output
+        output, net = self.model.output, self._net(model)
+        with self._autocast():  # the forward only: the losses below are computed in fp32
+            out = net(inputs, targets) if output != "softmax" else net(inputs)
         if output == "nce":
-            return self.nce_loss(model(inputs, targets)), {}
+            return self.nce_loss(_fp32(out)), {}
         if output == "sampled":
-            out = model(inputs, targets)
-            return self.sampled_loss(out, targets, self.model.decoder.noise_index), {}
+            return self.sampled_loss(_fp32(out), targets, self.model.decoder.noise_index), {}
         if output == "adaptive":
-            return model(inputs, targets), {}
-        logits = model(inputs)
-        return F.cross_entropy(logits.flatten(0, 1), targets.flatten()), {}
+            return out.float(), {}
+        return F.cross_entropy(out.float().flatten(0, 1), targets.flatten()), {}
+
+    def _net(self, model: torch.nn.Module) -> Callable[..., Any]:
+        """``model`` (the one trained: DDP-wrapped under torchrun), compiled with ``--compile``.
+
+        Only the training steps run compiled; ``self.model``, what checkpoints save and what
+        validation runs, stays the plain module (no ``_orig_mod.`` in its state_dict).
+        """
+        if not self.config.compile:
+            return model
+        if getattr(self, "_compiled_of", None) is not model:
+            self._compiled_of, self._compiled = model, torch.compile(model)
+        return self._compiled
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.config.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
 
     def undo_step(self, model: LanguageModel) -> None:
         set_carried(self.model, self._before)

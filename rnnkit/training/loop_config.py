@@ -75,7 +75,7 @@ class LoopConfig:
     )  # fmt: skip
     tensorboard: str | None = _opt(
         None, "also write TensorBoard event files to this folder (needs the tensorboard "
-        "package: pip install 'rnnkit[tensorboard]')", resume="applies", path=True,
+        "package: pip install 'rnnkit[tensorboard]'; default: none)", resume="applies", path=True,
     )  # fmt: skip
     device: str = _opt("cpu", "torch device, e.g. cpu or cuda", device=True, resume="applies")
     seed: int = _opt(0, "random seed", check=SEED)
