@@ -1,11 +1,12 @@
 # make run   — the main job: a character LSTM on the embedded corpus (no download, no data argument;
 #              it replaces the previous main job in runs/lm)
-# make test  — the whole test suite (lint, unit tests, doctests)
+# make test  — the whole test suite (lint, type check, API docs check, unit tests, doctests)
+# make docs  — the API reference, HTML from the docstrings, into build/api/ (not committed)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint docs bench clean
 
 $(VENV)/.installed: pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +19,12 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy rnnkit
+	$(PY) tools/check_docs.py
 	$(PY) -m pytest
+
+docs: $(VENV)/.installed
+	$(PY) tools/check_docs.py --html build/api
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.sequence_kernels
@@ -30,4 +36,4 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks.data_pipeline
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache build

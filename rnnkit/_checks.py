@@ -6,16 +6,19 @@ import contextlib
 import math
 import numbers
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import torch
+
+_M = TypeVar("_M", bound=Callable[..., Any])
 
 
 def describe_shape(shape: Sequence) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def expect_tensor(module: str, x, what: str = "input") -> torch.Tensor:
+def expect_tensor(module: str, x: object, what: str = "input") -> torch.Tensor:
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{module}: expected {what} to be a torch.Tensor, got {type(x).__name__}")
     return x
@@ -45,7 +48,7 @@ def expect_shape(module: str, x: torch.Tensor, expected: Sequence, what: str = "
         )
 
 
-def expect_features(module: str, x, size: int, like: torch.Tensor, what: str = "input") -> None:
+def expect_features(module: str, x: torch.Tensor, size: int, like: torch.Tensor, what: str = "input") -> None:
     """A floating ``(N, size)`` step input with the dtype and device of the parameter ``like``."""
     expect_tensor(module, x, what)
     expect_shape(module, x, ("N", size), what)
@@ -65,18 +68,18 @@ def expect_like(module: str, x: torch.Tensor, like: torch.Tensor, what: str = "i
         )
 
 
-def is_int(value) -> bool:
+def is_int(value: object) -> bool:
     """A Python or numpy integer (not a bool): what ``nn.Linear`` accepts as a size."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def expect_positive_int(module: str, value, name: str) -> int:
+def expect_positive_int(module: str, value: Any, name: str) -> int:
     if not is_int(value) or value < 1:
         raise ValueError(f"{module}: expected {name} to be a positive int, got {value!r}")
     return int(value)
 
 
-def expect_int(module: str, value, name: str, minimum: int = 0) -> int:
+def expect_int(module: str, value: Any, name: str, minimum: int = 0) -> int:
     if not is_int(value) or value < minimum:
         raise ValueError(f"{module}: expected {name} to be an int >= {minimum}, got {value!r}")
     return int(value)
@@ -84,7 +87,7 @@ def expect_int(module: str, value, name: str, minimum: int = 0) -> int:
 
 def expect_float(
     module: str,
-    value,
+    value: Any,
     name: str,
     low: float = -math.inf,
     high: float = math.inf,
@@ -114,7 +117,7 @@ def expect_float(
     return value
 
 
-def expect_merge(module: str, merge):
+def expect_merge(module: str, merge: _M | None) -> _M | None:
     """``None`` (the default merge) or a callable taking two sequences (usually an ``nn.Module``)."""
     if merge is not None and not callable(merge):
         raise TypeError(
@@ -150,7 +153,7 @@ def _named_errors(module: str) -> Iterator[None]:
         raise type(e)(f"{module}: {message}").with_traceback(e.__traceback__) from None
 
 
-def describe_value(value) -> str:
+def describe_value(value: object) -> str:
     """``(3, 4) float32`` for a tensor, ``((3, 4) float32, (3,) int64)`` for a tuple of them."""
     if isinstance(value, torch.Tensor):
         return f"{describe_shape(tuple(value.shape))} {str(value.dtype).replace('torch.', '')}"
@@ -160,7 +163,7 @@ def describe_value(value) -> str:
 
 
 @contextlib.contextmanager
-def user_errors(module: str, what: str, received) -> Iterator[None]:
+def user_errors(module: str, what: str, received: object) -> Iterator[None]:
     """Name ``module`` in any error raised by a module the user gave it (``what``).
 
     A wrapper (``Recursor``, ``Recurrence``, ``MaskZero``, a criterion decorator …) cannot know

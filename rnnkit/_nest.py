@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -36,7 +36,7 @@ def unflatten(template: Any, tensors: list[torch.Tensor]) -> Any:
     return _build(template, iter(tensors))
 
 
-def _build(obj: Any, it) -> Any:
+def _build(obj: Any, it: Iterator[torch.Tensor]) -> Any:
     # A module-level function, not a closure: a recursive closure is a reference cycle that
     # would keep ``tensors`` (and their graphs) alive until the garbage collector runs.
     if isinstance(obj, torch.Tensor):

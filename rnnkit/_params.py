@@ -8,7 +8,9 @@ import torch
 from torch import nn
 
 
-def new_parameter(*shape: int, device=None, dtype=None) -> nn.Parameter:
+def new_parameter(
+    *shape: int, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+) -> nn.Parameter:
     return nn.Parameter(torch.empty(*shape, device=device, dtype=dtype))
 
 

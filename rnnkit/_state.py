@@ -87,7 +87,14 @@ def check_state(
         )
 
 
-def _check(module: str, state, spec, like, batch, sizes: list) -> None:
+def _check(
+    module: str,
+    state: Any,
+    spec: StateSpec,
+    like: torch.Tensor | None,
+    batch: int | None,
+    sizes: list,
+) -> None:
     if spec is None:
         tensors = _nest.flatten(state)
         if not tensors or len(tensors) != _count_leaves(state):
@@ -114,13 +121,20 @@ def _check(module: str, state, spec, like, batch, sizes: list) -> None:
         _check(module, s, sub, like, batch, sizes)
 
 
-def _count_leaves(obj) -> int:
+def _count_leaves(obj: Any) -> int:
     if isinstance(obj, (tuple, list)):
         return sum(_count_leaves(o) for o in obj)
     return 1
 
 
-def _check_tensor(module: str, t: torch.Tensor, spec, like, batch, sizes: list) -> None:
+def _check_tensor(
+    module: str,
+    t: torch.Tensor,
+    spec: TensorSpec | None,
+    like: torch.Tensor | None,
+    batch: int | None,
+    sizes: list,
+) -> None:
     name = "state" if spec is None else spec.name
     if not t.is_floating_point():
         raise TypeError(f"{module}: expected a floating-point {name}, got {t.dtype}")
@@ -188,11 +202,11 @@ class CarriedState:
         t = _nest.first_tensor(self.value)
         return None if t is None or t.dim() == 0 else t.size(0)
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict:
         # Copies and pickles take the values without their graph.
         return {"value": _nest.detach(self.value), "given": self.given}
 
-    def __setstate__(self, state) -> None:
+    def __setstate__(self, state: dict) -> None:
         self.value, self.given = state["value"], state["given"]
 
 
@@ -212,7 +226,7 @@ class CarriesState(nn.Module):
             if isinstance(value, CarriedState):
                 yield value
 
-    def _apply(self, fn, *args, **kwargs):
+    def _apply(self, fn: Callable[[torch.Tensor], torch.Tensor], *args: Any, **kwargs: Any) -> Any:
         super()._apply(fn, *args, **kwargs)
         for holder in self._holders():
             holder.apply(fn)
@@ -227,9 +241,9 @@ class CarriesState(nn.Module):
 
 def parameter_like(module: nn.Module) -> torch.Tensor | None:
     """A floating parameter or buffer of ``module`` (its dtype and device), or ``None``."""
-    for t in module.parameters():
-        if t.is_floating_point():
-            return t
+    for p in module.parameters():
+        if p.is_floating_point():
+            return p
     for t in module.buffers():
         if t.is_floating_point():
             return t

@@ -32,7 +32,8 @@ def _tensors(name: str, inputs: tuple) -> tuple:
 class CAddTable(nn.Module):
     """Element-wise sum of its inputs: ``CAddTable()(a, b) == a + b``."""
 
-    def forward(self, *inputs) -> torch.Tensor:
+    def forward(self, *inputs: Any) -> torch.Tensor:
+        """The element-wise sum of the inputs (given as arguments or as one tuple)."""
         inputs = _tensors("CAddTable", _unpack("CAddTable", inputs))
         out = inputs[0]
         for x in inputs[1:]:
@@ -51,7 +52,8 @@ class JoinTable(nn.Module):
         super().__init__()
         self.dim = dim
 
-    def forward(self, *inputs) -> torch.Tensor:
+    def forward(self, *inputs: Any) -> torch.Tensor:
+        """The inputs concatenated along ``dim``."""
         inputs = _tensors("JoinTable", _unpack("JoinTable", inputs))
         ranks = {x.dim() for x in inputs}
         dim = self.dim % inputs[0].dim() if inputs[0].dim() else None
@@ -82,7 +84,8 @@ class SelectTable(nn.Module):
         super().__init__()
         self.index = index
 
-    def forward(self, *inputs) -> Any:
+    def forward(self, *inputs: Any) -> Any:
+        """Element ``index`` of the inputs."""
         inputs = _unpack("SelectTable", inputs)
         if not -len(inputs) <= self.index < len(inputs):
             raise ValueError(
@@ -106,7 +109,8 @@ class ParallelTable(nn.Module):
         self.branches = nn.ModuleList(modules)
         self.merge = merge
 
-    def forward(self, *inputs) -> Any:
+    def forward(self, *inputs: Any) -> Any:
+        """``(branch_i(input_i) …)``, or their ``merge``."""
         inputs = _unpack("ParallelTable", inputs)
         if len(inputs) != len(self.branches):
             raise ValueError(

@@ -6,6 +6,8 @@ code does (its README says tanh).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -16,7 +18,7 @@ def _sqrt_diff(s: Tensor, v: Tensor) -> Tensor:
 
 
 # name -> op(s, v); the order here is the default (all eight) and the order of the op logits.
-MUFURU_OPS = {
+MUFURU_OPS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
     "keep": lambda s, v: s,
     "replace": lambda s, v: v,
     "mul": lambda s, v: s * v,

@@ -19,6 +19,10 @@ import re
 import signal
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:  # the command line imports the training machinery only when a command runs
+    from ..training.task import Task
 
 EXIT_ERROR, EXIT_NONFINITE, EXIT_INTERRUPTED = 2, 3, 130
 
@@ -30,11 +34,11 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad command line is one line ``rnnkit: error: COMMAND: …``."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)  # --resume --learn 0.1 must say what it means
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str):
+    def error(self, message: str) -> NoReturn:
         found = re.match(r"argument [^:]+: (--\S+ .*)", message)
         message = found.group(1) if found else message
         command = self.prog.split()[-1] if self.prog != "rnnkit" else None
@@ -100,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     return guarded(work)
 
 
-def task_main(config_cls, task_cls, argv: list[str] | None = None, *, prog: str,
+def task_main(config_cls: type, task_cls: type[Task], argv: list[str] | None = None, *, prog: str,
               description: str = "") -> int:  # fmt: skip
     """A whole command line for any task: flags from ``config_cls``, checked as parsed, then
     ``Trainer(task_cls(config)).fit()``, with the exit statuses of ``rnnkit train``."""

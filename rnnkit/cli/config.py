@@ -10,33 +10,45 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import typing
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..training.checks import ConfigError, check_device, check_value, flag_name
+from ..training.checks import Check, ConfigError, check_device, check_value, flag_name
 from ..training.loop_config import LoopConfig, resume_rule
 
 GIVEN = "_given_flags"
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_C = TypeVar("_C", bound="DataclassInstance")
 
 
 class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """``--help`` shows each flag's default, unless its help already says what it is."""
 
-    def _get_help_string(self, action):
+    def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         if "default" in text or action.default is None:  # "(default: None)" would say nothing
             return text
-        return super()._get_help_string(action)
+        return super()._get_help_string(action) or text
 
 
-def _flag_type(cls, f: dataclasses.Field):
+def _flag_type(cls: type, f: dataclasses.Field) -> Any:
     hint = typing.get_type_hints(cls)[f.name]
     args = [a for a in typing.get_args(hint) if a is not type(None)]  # Optional[X] -> X
     return args[0] if args else hint
 
 
-def checked(kind, flag: str, check=None, choices=None, device: bool = False):
+def checked(
+    kind: Callable[[str], Any],
+    flag: str,
+    check: Check | None = None,
+    choices: Collection[object] | None = None,
+    device: bool = False,
+) -> Callable[[str], Any]:
     """An argparse ``type``: ``kind(text)``, then the rule; errors name the flag."""
 
-    def convert(text: str):
+    def convert(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
@@ -56,9 +68,16 @@ def checked(kind, flag: str, check=None, choices=None, device: bool = False):
     return convert
 
 
-def _recording(base):
-    class Recorded(base):
-        def __call__(self, parser, namespace, values, option_string=None):
+def _recording(base: type[argparse.Action]) -> type[argparse.Action]:
+    # mypy cannot check a class whose base is a run-time value; the base is an argparse Action
+    class Recorded(base):  # type: ignore[misc, valid-type]
+        def __call__(
+            self,
+            parser: argparse.ArgumentParser,
+            namespace: argparse.Namespace,
+            values: Any,
+            option_string: str | None = None,
+        ) -> None:
             super().__call__(parser, namespace, values, option_string)
             namespace.__dict__.setdefault(GIVEN, set()).add(self.dest)
 
@@ -69,7 +88,7 @@ _STORE = _recording(argparse._StoreAction)
 _BOOL = _recording(argparse.BooleanOptionalAction)
 
 
-def add_config_flags(parser: argparse.ArgumentParser, cls, required: tuple[str, ...] = ()) -> None:
+def add_config_flags(parser: argparse.ArgumentParser, cls: type, required: tuple[str, ...] = ()) -> None:
     """``--field-name`` for every field of the dataclass ``cls``, with its help and checks.
 
     The task's own options come first, then those of the training loop (:class:`LoopConfig`).
@@ -96,7 +115,7 @@ def add_config_flags(parser: argparse.ArgumentParser, cls, required: tuple[str, 
         )  # fmt: skip
 
 
-def config_from_args(cls, args: argparse.Namespace):
+def config_from_args(cls: type[_C], args: argparse.Namespace) -> _C:
     """The dataclass ``cls`` filled from parsed flags."""
     return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
 

@@ -28,7 +28,7 @@ from .config import DefaultsFormatter, checked
 from .sample import load_model
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "evaluate", help="evaluate a trained model on its data (or other data)",
         formatter_class=DefaultsFormatter,
@@ -76,7 +76,7 @@ def _check_trained_data(config: TrainConfig, ckpt: dict) -> None:
                             f"content differs); give {flag} {where} to evaluate on it as new data")  # fmt: skip
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     with _progress.status(args.progress, "loading the checkpoint"):
         model, ckpt = load_model(args.checkpoint, args.device)
     config = dataclasses.replace(stored_config(TrainConfig, ckpt["config"]), progress=args.progress)

@@ -15,7 +15,7 @@ from ..training.outdir import check_writable_dir
 from .config import DefaultsFormatter, checked
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("preprocess", help="encode a text file for training",
                        formatter_class=DefaultsFormatter)  # fmt: skip
     p.add_argument("--input", required=True, help="a UTF-8 text file")
@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     command = "preprocess"
     check_writable_dir(command, "--output-dir", args.output_dir)
     check_vocab_options(command, args.level, args.min_count, args.max_vocab)

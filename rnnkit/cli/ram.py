@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+
 from ..training.ram_trainer import RAMConfig, train_ram
 from .config import DefaultsFormatter, add_config_flags, config_from_args, given_flags
 from .train import exit_status
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "ram",
         help="train a Recurrent Attention Model on MNIST",
@@ -20,5 +22,5 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     return exit_status(train_ram(config_from_args(RAMConfig, args), given=given_flags(args)))

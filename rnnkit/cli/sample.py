@@ -7,12 +7,16 @@ is :func:`rnnkit.models.sampling.sample_next` (temperature, ``--top-k``, ``--top
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from ..data import DataError, Vocab, tokens
+from ..models import LanguageModel
 from ..training.checkpoint import load_checkpoint
 from ..training.checks import NONNEG_INT, POSITIVE_INT, TEMPERATURE, TOP_P
 from ..training.lm_task import build_model
@@ -21,7 +25,7 @@ from . import UsageError
 from .config import DefaultsFormatter, checked
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "sample", help="sample text from a trained model", formatter_class=DefaultsFormatter,
         description="Generate text from a checkpoint: temperature, then --top-k, then --top-p "
@@ -57,7 +61,7 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def load_model(path: str, device: str):
+def load_model(path: str, device: str) -> tuple[LanguageModel, dict[str, Any]]:
     ckpt = load_checkpoint(path)
     model = build_model(ckpt["model_config"], device)
     model.load_state_dict(ckpt["model"])
@@ -65,7 +69,7 @@ def load_model(path: str, device: str):
     return model.eval(), ckpt
 
 
-def _prefix_ids(vocab: Vocab, start_text: str, flag: str = "--start-text"):
+def _prefix_ids(vocab: Vocab, start_text: str, flag: str = "--start-text") -> np.ndarray:
     """The ids the model will read for ``start_text`` (as LanguageModel.sample encodes it)."""
     units = "characters" if vocab.level == "char" else "words"
     pieces = tokens(start_text, "char") if vocab.level == "char" else start_text.split()
@@ -85,7 +89,7 @@ def _prefix_ids(vocab: Vocab, start_text: str, flag: str = "--start-text"):
     return ids
 
 
-def _start_text(args) -> tuple[str, str]:
+def _start_text(args: argparse.Namespace) -> tuple[str, str]:
     """``(text, flag)``: the prefix and the flag it came from."""
     if args.start_file is None:
         return args.start_text, "--start-text"
@@ -101,7 +105,7 @@ def _start_text(args) -> tuple[str, str]:
                         f"{e.start})") from None  # fmt: skip
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     start_text, flag = _start_text(args)  # before loading anything
     model, _ = load_model(args.checkpoint, args.device)
     prefix = _prefix_ids(model.vocab, start_text, flag) if start_text else None

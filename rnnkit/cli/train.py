@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+
 from ..training.config import TrainConfig
 from ..training.lm_trainer import train_language_model
 from . import EXIT_INTERRUPTED, EXIT_NONFINITE
 from .config import DefaultsFormatter, add_config_flags, config_from_args, given_flags
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "train",
         help="train a character or word language model",
@@ -28,6 +30,6 @@ def exit_status(summary: dict) -> int:
     return EXIT_NONFINITE if summary.get("stopped_by") == "non-finite" else 0
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     config = config_from_args(TrainConfig, args)
     return exit_status(train_language_model(config, given=given_flags(args)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -40,6 +40,7 @@ class MaskZeroCriterion(nn.Module):
         self.n_input_dim = check_n_input_dim(type(self).__name__, n_input_dim)
 
     def forward(self, input: Any, target: Any) -> torch.Tensor:
+        """The criterion over the rows of ``input (N, *)`` that are not all zero (a scalar)."""
         name = type(self).__name__
         mask = zero_rows(name, input, self.n_input_dim)
         for t in _nest.flatten(target):
@@ -55,7 +56,9 @@ class MaskZeroCriterion(nn.Module):
         if bool(mask.all()):  # all padding, or no rows at all
             # An empty selection sums to an exact 0 that keeps the graph, so backward() works
             # and gives zero gradients (multiplying by 0 would turn an inf into NaN).
-            return sum(t[:0].sum() for t in _nest.flatten(input) if t.is_floating_point())
+            return cast(
+                torch.Tensor, sum(t[:0].sum() for t in _nest.flatten(input) if t.is_floating_point())
+            )
         keep = (~mask).nonzero().squeeze(1)
         with user_errors(name, what, (input, target)):
             return self.criterion(select_rows(input, keep), select_rows(target, keep))

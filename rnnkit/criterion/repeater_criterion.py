@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -34,6 +34,7 @@ class RepeaterCriterion(nn.Module):
         self.criterion = criterion
 
     def forward(self, input: Any, target: Any) -> torch.Tensor:
+        """The sum over the ``T`` steps of ``input (T, N, *)`` of the criterion against ``target (N, …)``."""
         name = type(self).__name__
         inputs, _ = _seqio.split(name, input)
         check_batches(name, inputs, [target] * len(inputs))
@@ -43,4 +44,4 @@ class RepeaterCriterion(nn.Module):
                 name, f"its criterion {type(self.criterion).__name__} at step {t}", (x, target)
             ):
                 losses.append(step_loss(self.criterion, x, target))
-        return sum(losses)
+        return cast(torch.Tensor, sum(losses))  # at least one step (checked above)

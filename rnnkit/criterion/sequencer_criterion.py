@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -43,6 +43,8 @@ class SequencerCriterion(nn.Module):
         self.size_average = bool(size_average)
 
     def forward(self, input: Any, target: Any) -> torch.Tensor:
+        """The criterion summed over the ``T`` steps of ``input`` and ``target (T, N, …)`` (averaged
+        over steps with ``size_average``)."""
         name = type(self).__name__
         inputs, _ = _seqio.split(name, input, what="input")
         if isinstance(target, torch.Tensor) and target.dim() >= 1:
@@ -60,5 +62,5 @@ class SequencerCriterion(nn.Module):
         for t, (x, y) in enumerate(zip(inputs, targets)):
             with user_errors(name, f"{what} at step {t}", (x, y)):
                 losses.append(step_loss(self.criterion, x, y))
-        loss = sum(losses)
+        loss = cast(torch.Tensor, sum(losses))  # at least one step (checked above)
         return loss / len(inputs) if self.size_average else loss

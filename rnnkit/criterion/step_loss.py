@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import torch
 
 from .. import _nest
@@ -18,15 +21,15 @@ def check_batches(name: str, inputs: list, targets: list) -> None:
             )
 
 
-def _batch(value) -> int | None:
+def _batch(value: Any) -> int | None:
     t = _nest.first_tensor(value)
     return t.size(0) if t is not None and t.dim() > 0 else None
 
 
-def step_loss(criterion, x, y) -> torch.Tensor:
+def step_loss(criterion: Callable[[Any, Any], torch.Tensor], x: Any, y: Any) -> torch.Tensor:
     """``criterion(x, y)``; an empty batch gives an exact 0 on the graph (a mean over no rows is NaN)."""
     if _batch(x) == 0:
-        return sum(t.sum() for t in _nest.flatten(x) if t.is_floating_point())
+        return cast(torch.Tensor, sum(t.sum() for t in _nest.flatten(x) if t.is_floating_point()))
     return criterion(x, y)
 
     def extra_repr(self) -> str:

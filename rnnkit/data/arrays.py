@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,8 @@ _HEADER_BYTES = 128  # a fixed .npy header, rewritten with the final length at t
 BLOCK = 1 << 22
 
 
-def progress_bar(enabled: bool, total: int, desc: str):
+def progress_bar(enabled: bool, total: int, desc: str) -> Any:
+    """A tqdm bar of ``total`` bytes, or ``None`` when disabled or tqdm is not installed."""
     if not enabled:
         return None
     try:

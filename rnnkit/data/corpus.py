@@ -17,7 +17,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from .errors import DataError
 from .text import write_bytes_atomic
 from .tokenizer import TextSource, split_pieces, split_units, tokens
 from .vocab import LEVELS, Vocab
+
+if TYPE_CHECKING:
+    from .batching import BPTTBatcher
 
 SPLITS = ("train", "valid", "test")
 FORMAT, VERSION = "rnnkit.prepared", 2
@@ -55,7 +58,9 @@ class Corpus:
     meta: dict[str, Any] = field(default_factory=dict)
     folder: Path | None = None
 
-    def batcher(self, split: str = "train", batch_size: int = 1, seq_length: int = 1, **kw):
+    def batcher(
+        self, split: str = "train", batch_size: int = 1, seq_length: int = 1, **kw: Any
+    ) -> BPTTBatcher:
         """A :class:`BPTTBatcher` over one split (reads the memory map, copies nothing)."""
         from .batching import BPTTBatcher
 
@@ -67,7 +72,7 @@ class Corpus:
         return f"Corpus(level={self.vocab.level!r}, vocab={len(self.vocab)}, {sizes}{where})"
 
 
-def _check_args(command, level, valid_frac, test_frac) -> None:
+def _check_args(command: str, level: str, valid_frac: float, test_frac: float) -> None:
     if level not in LEVELS:
         raise ValueError(f"{command}: expected level 'char' or 'word', got {level!r}")
     for name, frac in (("valid_frac", valid_frac), ("test_frac", test_frac)):
@@ -79,7 +84,7 @@ def _check_args(command, level, valid_frac, test_frac) -> None:
         )
 
 
-def _count(source: TextSource, level: str, sizes, progress: bool) -> dict[str, int]:
+def _count(source: TextSource, level: str, sizes: tuple[int, int, int], progress: bool) -> dict[str, int]:
     """Token counts of the training split (the vocabulary pass)."""
     bar = progress_bar(progress, source.n_bytes, "counting tokens")
     try:
@@ -155,7 +160,7 @@ def build_corpus(
             _count(src, level, sizes, progress), level, min_count=min_count,
             max_vocab=max_vocab, command=command,
         )  # fmt: skip
-        types = [t for t, c in zip(vocab.tokens, vocab.counts) if c]
+        types = [t for t, c in zip(vocab.tokens, vocab.counts or ()) if c]  # from_counts sets them
         if len(types) < 2:
             raise DataError(
                 f"{command}: the training split of {src.name} holds a single {level} type "
@@ -207,7 +212,8 @@ def build_corpus(
         "bytes": src.n_bytes, **(extra_meta or {}),
     }  # fmt: skip
     if out is None:
-        return Corpus(vocab, dict(zip(SPLITS, arrays)), meta)
+        # Writers without a path return their arrays
+        return Corpus(vocab, dict(zip(SPLITS, cast(list[np.ndarray], arrays))), meta)
     vocab.save(out / "vocab.json")
     text = json.dumps(meta, ensure_ascii=False, indent=1)
     write_bytes_atomic(out / "meta.json", text.encode("utf-8"))

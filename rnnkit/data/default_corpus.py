@@ -29,7 +29,7 @@ def stdlib_dir() -> Path:
 
 def _source_files(root: Path) -> list[str]:
     """Relative POSIX paths of the ``.py`` files under ``root``, skipped folders left out, sorted."""
-    found = []
+    found: list[str] = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")]
         rel = Path(folder).relative_to(root)

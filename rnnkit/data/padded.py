@@ -36,7 +36,7 @@ class Sentences(Sequence):
         (3, [[5, 6, 1], [1, 7, 1], [1, 8]])
     """
 
-    def __init__(self, ids, eos_index: int, *, with_previous_eos: bool = True) -> None:
+    def __init__(self, ids: torch.Tensor | np.ndarray | Sequence[int], eos_index: int, *, with_previous_eos: bool = True) -> None:
         ids = ids if torch.is_tensor(ids) else np.asarray(ids)
         if ids.ndim != 1:
             raise ValueError(f"Sentences: expected ids of shape (L,), got {tuple(ids.shape)}")

@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from .errors import DataError
 
@@ -90,7 +90,8 @@ def split_text(text: S, valid_frac: float = 0.05, test_frac: float = 0.05) -> tu
         ('abcdefghijklmnopqr', 's', 't')
     """
     n_train, n_valid, _ = split_sizes(len(text), valid_frac, test_frac)
-    return text[:n_train], text[n_train : n_train + n_valid], text[n_train + n_valid :]
+    parts = text[:n_train], text[n_train : n_train + n_valid], text[n_train + n_valid :]
+    return cast(tuple[S, S, S], parts)  # a slice of a str, list or array has its type
 
 
 def usual_mode(fd: int) -> None:

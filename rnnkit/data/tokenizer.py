@@ -21,8 +21,10 @@ block grow.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -46,7 +48,7 @@ class TextSource:
     ``command``, the file and, for bad UTF-8, the byte offset.
     """
 
-    def __init__(self, text_or_path, *, is_path: bool, command: str = "build_corpus") -> None:
+    def __init__(self, text_or_path: str | os.PathLike[str], *, is_path: bool, command: str = "build_corpus") -> None:
         self.command, self.block_bytes = command, BLOCK_BYTES
         if is_path:
             p = Path(text_or_path)
@@ -98,7 +100,7 @@ class TextSource:
                 carry = buf[cut + 1 :]
                 offset += cut + 1
 
-    def blocks(self, progress=None) -> Iterator[str]:
+    def blocks(self, progress: Any = None) -> Iterator[str]:
         """The text in decoded blocks; ``progress`` (a tqdm bar or None) advances by bytes."""
         for offset, raw in self._raw_blocks(self.block_bytes):
             if progress is not None:
@@ -126,7 +128,13 @@ def units(text: str, level: str) -> int:
     return len(text) if level == "char" else text.count("\n")
 
 
-def tokens(text: str, level: str):
+@overload
+def tokens(text: str, level: Literal["char"]) -> np.ndarray: ...
+@overload
+def tokens(text: str, level: Literal["word"]) -> list[str]: ...
+@overload
+def tokens(text: str, level: str) -> np.ndarray | list[str]: ...
+def tokens(text: str, level: str) -> np.ndarray | list[str]:
     """The tokens of ``text``: ``(L,)`` uint32 code points, or a list of words and ``<eos>``.
 
     At word level ``text`` must end at a line end (or at whitespace) for its last word to be
@@ -144,7 +152,7 @@ def tokens(text: str, level: str):
     return text.replace("\n", f" {EOS} ").split()
 
 
-def scan(source: TextSource, level: str, progress=None) -> int:
+def scan(source: TextSource, level: str, progress: Any = None) -> int:
     """The number of split units of the whole source (a first, cheap pass that validates it).
 
     At word level a last line without ``"\\n"`` counts as a line.
@@ -169,7 +177,7 @@ def split_pieces(
     source: TextSource,
     level: str,
     sizes: tuple[int, int, int],
-    progress=None,
+    progress: Any = None,
     stop_after: int = 2,
 ) -> Iterator[tuple[int, str]]:
     """``(split index, text)`` pieces of the source in file order; a piece never crosses a split.
@@ -204,7 +212,7 @@ def split_pieces(
 
 
 def split_units(
-    source: TextSource, level: str, valid_frac: float, test_frac: float, progress=None
+    source: TextSource, level: str, valid_frac: float, test_frac: float, progress: Any = None
 ) -> tuple[int, int, int]:
     """``(train, valid, test)`` sizes in units (characters or lines) of the split rule."""
     total = scan(source, level, progress)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -195,7 +195,7 @@ class Vocab:
         return f"Vocab(level={self.level!r}, size={len(self)}, unk_index={self.unk_index})"
 
     # ------------------------------------------------------------------ encode / decode
-    def lookup(self, tokens) -> tuple[np.ndarray, int]:
+    def lookup(self, tokens: np.ndarray | Sequence[str]) -> tuple[np.ndarray, int]:
         """``(ids, n_unknown)``: the ``(L,)`` int32 indices of ``tokens`` and how many were unknown.
 
         ``tokens`` are what :func:`rnnkit.data.tokenizer.tokens` gives: ``(L,)`` code points at

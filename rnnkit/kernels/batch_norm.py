@@ -12,6 +12,8 @@ Shapes: ``x (N, T, C)`` → ``(N, T, C)`` (batch-major).
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -46,8 +48,11 @@ def batch_norm_steps(bn: nn.BatchNorm1d, x: Tensor) -> Tensor:
 def _update_running_stats(bn: nn.BatchNorm1d, mean: Tensor, unbiased_var: Tensor) -> None:
     """The ``T`` updates one call per step makes: ``r ← (1 − m) r + m · stat_t`` (unbiased
     variance; ``momentum=None``: the cumulative average)."""
+    # Only called when bn.track_running_stats, so the buffers exist (typed Optional).
+    count = cast(Tensor, bn.num_batches_tracked)
+    running_mean, running_var = cast(Tensor, bn.running_mean), cast(Tensor, bn.running_var)
     for t in range(mean.size(0)):
-        bn.num_batches_tracked.add_(1)
-        m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
-        bn.running_mean.mul_(1 - m).add_(mean[t], alpha=m)
-        bn.running_var.mul_(1 - m).add_(unbiased_var[t], alpha=m)
+        count.add_(1)
+        m = bn.momentum if bn.momentum is not None else 1.0 / float(count)
+        running_mean.mul_(1 - m).add_(mean[t], alpha=m)
+        running_var.mul_(1 - m).add_(unbiased_var[t], alpha=m)

@@ -31,7 +31,8 @@ Shapes: hoisted input ``x (T, *, in)``; deferred input ``h (*, in)``; ``weight (
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -76,7 +77,7 @@ class _Tape:
         return gs.t().mm(hs)
 
 
-def _recorder(tape: _Tape, node, h2: Tensor) -> Callable[[Tensor], None]:
+def _recorder(tape: _Tape, node: Any, h2: Tensor) -> Callable[[Tensor], None]:
     """The hook on one step's product: records ``(h, grad)`` for the collect node ``node``."""
     version = h2._version
 
@@ -138,7 +139,7 @@ class DeferredLinear:
             self.bias = weight.new_zeros(weight.size(0)) if bias is None else bias.detach()
         self.weight_wanted = wanted and weight.requires_grad
 
-    def __call__(self, h: Tensor):
+    def __call__(self, h: Tensor) -> Any:  # a tensor, or with ``split`` a tuple of parts
         h2 = h.reshape(-1, h.size(-1))  # (*, in) -> (M, in)
         out = torch.addmm(self.bias, h2, self.weight_t)
         if self.weight_wanted and torch.is_grad_enabled():
@@ -168,12 +169,13 @@ class HoistedLinear:
         out = F.linear(x.reshape(-1, x.size(-1)), weight, bias)  # (T·N', out)
         out = out.view(*x.shape[:-1], weight.size(0))  # (T, *, out)
         self.split = split
+        self.steps: Sequence[Any]  # (*, out) tensors, or with ``split`` tuples of parts
         if split is None:
             self.steps = out.unbind(0)
         else:
             self.steps = list(zip(*(part.unbind(0) for part in out.split(split, -1))))
 
-    def __getitem__(self, t: int):
+    def __getitem__(self, t: int) -> Any:  # a tensor, or with ``split`` a tuple of parts
         """Step ``t``'s output."""
         # A copy, not a view: a cell may modify it in place (ReLU(inplace=True)).
         return self.steps[t] if self.split is not None else self.steps[t].clone()

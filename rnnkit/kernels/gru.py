@@ -27,7 +27,7 @@ from .activation import minus_one, tanh_from_sigmoid_
 INFERENCE_CHUNK = 64
 
 
-def _project_inputs(x: Tensor, weight_ih: Tensor, bias: Tensor, x_mask) -> Tensor:
+def _project_inputs(x: Tensor, weight_ih: Tensor, bias: Tensor, x_mask: Tensor | None) -> Tensor:
     """``W_ih x + bias`` for every step ``(T·N, 3H)``, each gate with its own input mask."""
     T, N, D = x.shape
     flat = x.reshape(T * N, D)
@@ -43,7 +43,7 @@ def _project_inputs(x: Tensor, weight_ih: Tensor, bias: Tensor, x_mask) -> Tenso
     )
 
 
-def _recurrent(h: Tensor, w_t: list[Tensor], h_mask, gates: range) -> list[Tensor]:
+def _recurrent(h: Tensor, w_t: list[Tensor], h_mask: Tensor | None, gates: range) -> list[Tensor]:
     """``(h ⊙ m_g) W_gᵀ`` for the gate blocks ``gates``."""
     return [(h if h_mask is None else h * h_mask[g]).mm(w_t[g]) for g in gates]
 

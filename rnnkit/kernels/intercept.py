@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 from torch import Tensor, nn
@@ -45,7 +45,7 @@ def _global_hooks() -> bool:
     return any(getattr(_module, n, None) for n in names)
 
 
-def _interceptable(m: nn.Module) -> bool:
+def _interceptable(m: nn.Module) -> TypeGuard[nn.Linear]:
     return (
         type(m) is nn.Linear
         and not (m._forward_hooks or m._forward_pre_hooks)

@@ -39,7 +39,9 @@ def _project(x2d: Tensor, weight_ih: Tensor, bias: Tensor, H: int) -> Tensor:
     return gates
 
 
-def _recurrent_weights(weight_hh: Tensor, H: int, peepholes):
+def _recurrent_weights(
+    weight_hh: Tensor, H: int, peepholes: tuple[Tensor | None, ...]
+) -> tuple[Tensor, tuple[Tensor | None, ...]]:
     """``W_hhᵀ (H, 4H)`` contiguous with the g block doubled, and the peepholes halved (they
     read the doubled cell)."""
     w_hh_t = weight_hh.t().contiguous()  # the per-step product reads it row-wise

@@ -34,6 +34,7 @@ class SeqReverseSequence(nn.Module):
         self.dim = dim
 
     def forward(self, input: Any) -> Any:
+        """``input`` reversed along ``dim`` (a list or tuple of steps reversed when ``dim`` is 0)."""
         if isinstance(input, (list, tuple)):
             if self.dim != 0:
                 raise ValueError(

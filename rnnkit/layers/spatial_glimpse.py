@@ -69,7 +69,7 @@ class SpatialGlimpse(nn.Module):
                 f"{name}: size={size}, scale={scale} give a patch side below 1 ({self.patch_sizes})"
             )
 
-    def _check(self, images, location) -> None:
+    def _check(self, images: torch.Tensor, location: torch.Tensor) -> None:
         name = type(self).__name__
         expect_tensor(name, images, "images")
         expect_floating(name, images, "images")
@@ -93,6 +93,8 @@ class SpatialGlimpse(nn.Module):
             )
 
     def forward(self, images: torch.Tensor, location: torch.Tensor) -> torch.Tensor:
+        """The ``depth`` patches around ``location (N, 2)`` of ``images (N, C, H, W)``, each resized
+        to ``size``: ``(N, depth * C, size, size)``."""
         self._check(images, location)
         # Positions are computed in float64 like the original's Lua numbers, so a float32
         # location lands on the same pixel.

@@ -26,7 +26,14 @@ class LookupTableMaskZero(nn.Module):
         tensor([False,  True])
     """
 
-    def __init__(self, n_index: int, n_output: int, *, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        n_index: int,
+        n_output: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         name = type(self).__name__
         self.n_index = expect_positive_int(name, n_index, "n_index")
@@ -35,11 +42,13 @@ class LookupTableMaskZero(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw the embeddings from ``N(0, 1)`` and zero row 0 (the padding index)."""
         nn.init.normal_(self.weight)
         with torch.no_grad():
             self.weight[0].zero_()
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """The embeddings ``(*, n_output)`` of the indices ``(*)``; index 0 gives a zero row."""
         name = type(self).__name__
         expect_tensor(name, input)
         expect_integer(name, input)

@@ -51,6 +51,7 @@ class MaskZero(nn.Module):
         self.n_input_dim = check_n_input_dim(name, n_input_dim)
 
     def forward(self, input: Any) -> Any:
+        """``module(input)``, with zero output rows where the input row ``(N, *)`` is all zero."""
         name = type(self).__name__
         mask = zero_rows(name, input, self.n_input_dim)
         with user_errors(name, f"its module {type(self.module).__name__}", input):

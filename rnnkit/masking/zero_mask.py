@@ -55,7 +55,7 @@ def zero_masked(obj: Any, mask: torch.Tensor) -> Any:
     return _map_once(fill, obj)
 
 
-def _map_once(fn, obj: Any) -> Any:
+def _map_once(fn: Callable[[torch.Tensor], torch.Tensor], obj: Any) -> Any:
     """``map_tensors``, computing ``fn`` once per distinct tensor (``h`` is both output and state)."""
     done: dict[int, torch.Tensor] = {}
 

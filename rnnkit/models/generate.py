@@ -8,7 +8,7 @@ batch, so they cost one forward step per token together. The draw itself is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -16,8 +16,11 @@ from .. import _nest
 from .._checks import expect_float, expect_positive_int
 from .sampling import check_filters, sample_next
 
+if TYPE_CHECKING:  # generate() is called by LanguageModel.sample: no import at run time
+    from .language_model import LanguageModel
 
-def _encode(name: str, start_text: str, vocab) -> list[int]:
+
+def _encode(name: str, start_text: str, vocab: Any) -> list[int]:
     if vocab is None:
         raise ValueError(f"{name}: start_text needs a vocab to encode it")
     if vocab.level == "char":
@@ -27,7 +30,7 @@ def _encode(name: str, start_text: str, vocab) -> list[int]:
 
 @torch.no_grad()
 def generate(
-    model,
+    model: LanguageModel,
     n: int,
     start_text: str | None = None,
     temperature: float = 1.0,

@@ -9,8 +9,10 @@ one token at a time with constant memory.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, cast
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -27,6 +29,9 @@ from ..sequence.seq_lstm import SeqLSTM
 from ..sequence.seq_rnn import SeqRNN
 from .generate import generate
 from .output_layer import OUTPUTS, build_output_layer
+
+if TYPE_CHECKING:
+    from ..data.vocab import Vocab
 
 LAYER_TYPES = {"lstm": SeqLSTM, "gru": SeqGRU, "rnn": SeqRNN}
 
@@ -45,7 +50,7 @@ class LanguageModel(nn.Module):
         output: ``'softmax'``, ``'nce'``, ``'sampled'`` or ``'adaptive'``
             (:mod:`rnnkit.models.output_layer`); call :meth:`set_unigrams` with the
             training counts for the last three. adaptive_cutoffs: the adaptive softmax's
-            cluster ends (default: from uniform counts; pass :func:`adaptive_cutoffs` of
+            cluster ends (default: from uniform counts; pass :func:`~rnnkit.models.output_layer.adaptive_cutoffs` of
             the training counts). sparse: the embedding (and an NCE/sampled output layer)
             get sparse gradients, only the rows used in the step (see
             :meth:`sparse_parameters`).
@@ -69,6 +74,8 @@ class LanguageModel(nn.Module):
         >>> lm(torch.randint(50, (7, 3))).shape
         torch.Size([7, 3, 50])
     """
+
+    vocab: Vocab  # set by whoever knows the vocabulary (a checkpoint, the trainer); not a default
 
     def __init__(
         self,
@@ -102,9 +109,11 @@ class LanguageModel(nn.Module):
         self.embedding = nn.Embedding(self.vocab_size, self.wordvec_size, sparse=self.sparse)
         layer = LAYER_TYPES[model_type]
         sizes = [self.wordvec_size] + [self.rnn_size] * self.num_layers
-        self.rnns = nn.ModuleList(layer(sizes[i], sizes[i + 1]) for i in range(self.num_layers))
-        for rnn in self.rnns:
+        layers = [layer(sizes[i], sizes[i + 1]) for i in range(self.num_layers)]
+        for rnn in layers:
             rnn.remember("both")
+        # SeqLSTM, SeqGRU or SeqRNN layers (Any: nn.ModuleList yields plain Modules)
+        self.rnns: Any = nn.ModuleList(layers)
         self.drop = nn.Dropout(self.dropout)
         self.nce_k = expect_int(name, nce_k, "nce_k", 0)
         self.nce_alpha = expect_float(name, nce_alpha, "nce_alpha", 0.0)
@@ -116,21 +125,22 @@ class LanguageModel(nn.Module):
                 f"{name}: expected nce_k > 0 noise words for output {self.output!r}, got 0"
             )
         self.adaptive_cutoffs = list(adaptive_cutoffs) if adaptive_cutoffs else None
-        self.decoder = build_output_layer(
+        # nn.Linear, NCEModule or AdaptiveOutput, told apart by ``self.output``
+        self.decoder: Any = build_output_layer(
             self.output, self.rnn_size, self.vocab_size, self.nce_k, self.nce_alpha,
             self.adaptive_cutoffs, self.sparse,
         )  # fmt: skip
         self.tie_weights = bool(tie_weights)
         if self.tie_weights:
             _check_tie(name, self)
-            self.embedding.weight = self.decoder.weight  # one Parameter, two modules
+            self.embedding.weight = cast(nn.Parameter, self.decoder.weight)  # one, two modules
 
     @property
     def sampled_output(self) -> bool:
         """Whether training calls take targets and score sampled words (``'nce'``, ``'sampled'``)."""
         return self.output in ("nce", "sampled")
 
-    def set_unigrams(self, counts) -> None:
+    def set_unigrams(self, counts: torch.Tensor | np.ndarray | Sequence[float]) -> None:
         """Training counts ``(V,)``: NCE/sampled noise table and bias ``log`` unigram; adaptive order."""
         with named_errors(f"{type(self).__name__}.set_unigrams"):
             if self.sampled_output:
@@ -164,6 +174,7 @@ class LanguageModel(nn.Module):
         }
 
     def forget(self) -> None:
+        """Reset every layer's carried state to zeros (at epoch boundaries, between texts)."""
         for rnn in self.rnns:
             rnn.forget()
 
@@ -171,7 +182,7 @@ class LanguageModel(nn.Module):
         """The state each layer starts its next call from: one ``(h, c)`` / ``h`` / ``None`` per layer."""
         return tuple(rnn.get_state() for rnn in self.rnns)
 
-    def set_state(self, state) -> None:
+    def set_state(self, state: tuple | list | None) -> None:
         """Replace every layer's state (what :meth:`get_state` returned; ``None``: zeros)."""
         name = type(self).__name__
         if state is None:
@@ -189,7 +200,7 @@ class LanguageModel(nn.Module):
             for rnn, s in zip(self.rnns, state):
                 rnn.set_state(None if s is None else tuple(s) if isinstance(s, list) else s)
 
-    def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None):
+    def forward(self, tokens: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         """Scores ``(T, N, V)`` of the next token: logits, or (other outputs than the
         softmax) the exact log-probabilities. With ``targets (T, N)``: the
         :class:`~rnnkit.nce.module.NCEOutput` (``'nce'``, ``'sampled'``) or the adaptive

@@ -14,6 +14,9 @@ Every kind is evaluated with its exact, normalised distribution over the ``V`` w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -23,7 +26,9 @@ OUTPUTS = ("softmax", "nce", "sampled", "adaptive")
 COVERAGE = (0.8, 0.95)  # adaptive cut-offs: the head holds 80 % of the tokens, the 1st tail 15 %
 
 
-def adaptive_cutoffs(counts, coverage=COVERAGE) -> list[int]:
+def adaptive_cutoffs(
+    counts: torch.Tensor | np.ndarray | Sequence[float], coverage: Sequence[float] = COVERAGE
+) -> list[int]:
     """Cluster ends, in frequency rank, at which the most frequent words reach each coverage."""
     counts = torch.as_tensor(counts, dtype=torch.float64)
     V = counts.numel()
@@ -33,7 +38,7 @@ def adaptive_cutoffs(counts, coverage=COVERAGE) -> list[int]:
             f"got {V} counts summing to {float(counts.sum()) if V else 0.0}"
         )
     share = counts.sort(descending=True).values.cumsum(0) / counts.sum()
-    cuts = []
+    cuts: list[int] = []
     for c in coverage:
         cut = int(torch.searchsorted(share, torch.tensor(c, dtype=torch.float64))) + 1
         cut = min(max(cut, (cuts[-1] + 1) if cuts else 2), V - 1)
@@ -51,14 +56,17 @@ class AdaptiveOutput(nn.Module):
     negative log-likelihood of the targets (a scalar), computed cluster by cluster.
     """
 
-    def __init__(self, input_size: int, vocab_size: int, cutoffs, div_value: float = 4.0):
+    def __init__(
+        self, input_size: int, vocab_size: int, cutoffs: Sequence[int], div_value: float = 4.0
+    ) -> None:
         super().__init__()
         self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(
             input_size, vocab_size, list(cutoffs), div_value=div_value
         )
+        self.rank: torch.Tensor  # a buffer, declared for type checkers
         self.register_buffer("rank", torch.arange(vocab_size))
 
-    def set_unigrams(self, counts) -> None:
+    def set_unigrams(self, counts: torch.Tensor | np.ndarray | Sequence[float]) -> None:
         counts = torch.as_tensor(counts, dtype=torch.float64)
         if counts.shape != self.rank.shape or not bool((counts >= 0).all()):
             raise ValueError(
@@ -68,7 +76,7 @@ class AdaptiveOutput(nn.Module):
         order = torch.as_tensor(counts, dtype=torch.float64).argsort(descending=True, stable=True)
         self.rank.copy_(torch.empty_like(order).scatter_(0, order, torch.arange(order.numel())))
 
-    def forward(self, h: torch.Tensor, target: torch.Tensor | None = None):
+    def forward(self, h: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
         flat = h.reshape(-1, h.size(-1))  # (R, H)
         V = self.rank.numel()
         if target is None:
@@ -81,7 +89,15 @@ class AdaptiveOutput(nn.Module):
         return self.adaptive(flat, self.rank[target.reshape(-1)]).loss
 
 
-def build_output_layer(output, H, V, k, alpha, cutoffs, sparse) -> nn.Module:
+def build_output_layer(
+    output: str,
+    H: int,
+    V: int,
+    k: int,
+    alpha: float,
+    cutoffs: Sequence[int] | None,
+    sparse: bool,
+) -> nn.Module:
     """The decoder of a :class:`~rnnkit.models.language_model.LanguageModel` of kind ``output``."""
     if output == "softmax":
         return nn.Linear(H, V)

@@ -21,6 +21,7 @@ from .._checks import (
     named_errors,
 )
 from ..layers.spatial_glimpse import SpatialGlimpse
+from ..recurrent.abstract import AbstractRecurrent
 from ..recurrent.lstm import LSTM
 from ..recurrent.recurrent import Recurrent
 from ..recurrent.recursor import Recursor
@@ -37,8 +38,8 @@ class GlimpseNetwork(nn.Module):
         ``(images (N, C, H, W), location (N, 2))`` → ``(N, hidden_size)``.
     """
 
-    def __init__(self, channels, size, depth, scale, glimpse_hidden, locator_hidden,
-                 image_hidden, hidden_size) -> None:  # fmt: skip
+    def __init__(self, channels: int, size: int, depth: int, scale: float, glimpse_hidden: int,
+                 locator_hidden: int, image_hidden: int, hidden_size: int) -> None:  # fmt: skip
         super().__init__()
         self.glimpse = SpatialGlimpse(size, depth, scale)
         self.glimpse_sensor = nn.Linear(channels * size * size * depth, glimpse_hidden)
@@ -50,7 +51,7 @@ class GlimpseNetwork(nn.Module):
     def clear(self) -> None:
         self.locations = []
 
-    def forward(self, x_loc) -> torch.Tensor:
+    def forward(self, x_loc: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         images, location = x_loc
         self.locations.append(location.detach())
         patches = self.glimpse(images, location).flatten(1)  # (N, depth * C * size * size)
@@ -124,15 +125,17 @@ class RecurrentAttentionModel(nn.Module):
                         glimpse_hidden, locator_hidden, image_hidden, hidden_size, n_glimpses,
                         location_std, unit_pixels, n_classes, lstm)  # fmt: skip
 
-    def _build(self, image_size, channels, glimpse_size, glimpse_depth, glimpse_scale,
-               glimpse_hidden, locator_hidden, image_hidden, hidden_size, n_glimpses,
-               location_std, unit_pixels, n_classes, lstm) -> None:  # fmt: skip
+    def _build(self, image_size: int, channels: int, glimpse_size: int, glimpse_depth: int,
+               glimpse_scale: float, glimpse_hidden: int, locator_hidden: int, image_hidden: int,
+               hidden_size: int, n_glimpses: int, location_std: float, unit_pixels: float,
+               n_classes: int, lstm: bool) -> None:  # fmt: skip
         self.image_size, self.channels = image_size, channels
         H = hidden_size
         self.glimpse_network = GlimpseNetwork(
             channels, glimpse_size, glimpse_depth, glimpse_scale,
             glimpse_hidden, locator_hidden, image_hidden, H,
         )  # fmt: skip
+        core: AbstractRecurrent
         if lstm:
             core = Recursor(nn.Sequential(self.glimpse_network, LSTM(H, H)))
         else:
@@ -149,6 +152,7 @@ class RecurrentAttentionModel(nn.Module):
         self.baseline_bias = nn.Parameter(torch.zeros(()))
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log_probs (N, n_classes), baseline (N,))`` for ``images (N, channels, S, S)``."""
         name = type(self).__name__
         expect_tensor(name, images, "images")
         expect_floating(name, images, "images")

@@ -18,7 +18,9 @@ import torch
 from .._checks import expect_float, expect_int, expect_tensor
 
 
-def check_filters(name: str, temperature: float, top_k: int, top_p: float):
+def check_filters(
+    name: str, temperature: float, top_k: int, top_p: float
+) -> tuple[float, int, float]:
     """``(temperature, top_k, top_p)`` checked: ``> 0``, ``>= 0``, in ``(0, 1]``; else ValueError."""
     temperature = expect_float(name, temperature, "temperature", 0.0, low_open=True)
     top_k = expect_int(name, top_k, "top_k", 0)

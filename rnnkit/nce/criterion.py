@@ -40,7 +40,10 @@ class NCECriterion(nn.Module):
         tensor(1.3863)
     """
 
-    def forward(self, out, target: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, out: tuple[torch.Tensor, ...], target: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The NCE loss (a scalar) of NCEModule's training output ``out``; ``target`` is unused."""
         name = type(self).__name__
         check_nce_output(name, out)
         model_target, model_noise, noise_target, noise_noise = out
@@ -52,7 +55,7 @@ class NCECriterion(nn.Module):
         return -(data + noise).mean()
 
 
-def check_nce_output(name: str, out) -> None:
+def check_nce_output(name: str, out: object) -> None:
     """Raise unless ``out`` is NCEModule's training output: 4 tensors shaped ``(*,), (*, K), (*,), (*, K)``."""
     if not isinstance(out, (tuple, list)) or len(out) != 4:
         raise TypeError(

@@ -10,6 +10,7 @@ example instead of all ``V``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -98,7 +99,7 @@ class NCEModule(nn.Linear):
         self,
         input_size: int,
         output_size: int,
-        unigrams,
+        unigrams: torch.Tensor | np.ndarray | Sequence[float],
         k: int = 25,
         z: float | None = None,
         alpha: float = 0.75,
@@ -119,11 +120,13 @@ class NCEModule(nn.Linear):
         self.sparse = bool(sparse)
         # In the parameters' dtype (float64 under a float64 default), moved with them.
         dtype = self.weight.dtype
+        self.log_noise_probs: torch.Tensor  # buffers, declared for type checkers
+        self.z: torch.Tensor
         self.register_buffer("log_noise_probs", q.log().to(dtype))  # (V,) -inf for unused words
         self.register_buffer("z", torch.tensor(z if z is not None else 0.0, dtype=dtype))
         self.noise_index: torch.Tensor | None = None
 
-    def set_unigrams(self, unigrams) -> None:
+    def set_unigrams(self, unigrams: torch.Tensor | np.ndarray | Sequence[float]) -> None:
         """Replace the noise distribution by ``unigrams ** alpha``, normalised (``V`` counts)."""
         q = _noise_distribution(type(self).__name__, unigrams, self.out_features, self.alpha)
         self.log_noise_probs.copy_(q.log())
@@ -134,7 +137,7 @@ class NCEModule(nn.Linear):
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.constant_(self.bias, -math.log(self.out_features))
 
-    def init_bias_from_unigrams(self, unigrams) -> None:
+    def init_bias_from_unigrams(self, unigrams: torch.Tensor | np.ndarray | Sequence[float]) -> None:
         """Bias ``= log`` of the unigram distribution (counts, zero counts read as 1/2).
 
         The model then starts as the unigram language model, normalised (``Z = 1`` holds),
@@ -153,7 +156,14 @@ class NCEModule(nn.Linear):
         u = torch.rand(shape, dtype=torch.float64, device=cdf.device) * cdf[-1]
         return torch.searchsorted(cdf, u, right=True).clamp_(max=self.out_features - 1)
 
-    def forward(self, input, target: torch.Tensor | None = None):
+    # An nn.Linear (so its weights load and copy like one) whose forward also takes targets
+    def forward(  # type: ignore[override]
+        self,
+        input: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+        target: torch.Tensor | None = None,
+    ) -> torch.Tensor | NCEOutput:
+        """With ``target (*,)`` (or the pair ``(h, target)``): :class:`NCEOutput` for the targets
+        and ``K`` noise words; ``h (*, D)`` alone → ``(*, V)`` log-probabilities over all words."""
         name = type(self).__name__
         if target is None and isinstance(input, (tuple, list)):
             if len(input) != 2:
@@ -225,7 +235,9 @@ class NCEModule(nn.Linear):
         )
 
 
-def _noise_distribution(name: str, unigrams, size: int, alpha: float) -> torch.Tensor:
+def _noise_distribution(
+    name: str, unigrams: torch.Tensor | np.ndarray | Sequence[float], size: int, alpha: float
+) -> torch.Tensor:
     """``unigrams ** alpha``, normalised, as float64 ``(V,)``; clear errors for bad counts."""
     try:
         if isinstance(unigrams, torch.Tensor):

@@ -40,7 +40,13 @@ class SampledSoftmaxCriterion(nn.Module):
         True
     """
 
-    def forward(self, out, target: torch.Tensor | None = None, noise: torch.Tensor | None = None):
+    def forward(
+        self,
+        out: tuple[torch.Tensor, ...],
+        target: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The sampled-softmax loss (a scalar) of NCEModule's training output ``out``."""
         name = type(self).__name__
         check_nce_output(name, out)
         model_target, model_noise, noise_target, noise_noise = out

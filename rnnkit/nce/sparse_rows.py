@@ -9,18 +9,20 @@ the gradient of a step holds ``O(len(index))`` numbers, not ``O(V)``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 
 class _GatherRows(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, param: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    def forward(ctx: Any, param: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(index)
         ctx.size = param.shape
         return param.index_select(0, index.flatten()).view(*index.shape, *param.shape[1:])
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (index,) = ctx.saved_tensors
         rows = index.flatten()
         values = grad.reshape(rows.numel(), *ctx.size[1:])  # (n, *)

@@ -55,12 +55,12 @@ class _TruncationGate(torch.autograd.Function):
     """Identity whose backward is cut once the step falls more than ``rho`` steps behind."""
 
     @staticmethod
-    def forward(ctx, clock: _Clock, step: int, rho: int, *tensors):
+    def forward(ctx: Any, clock: _Clock, step: int, rho: int, *tensors: torch.Tensor) -> tuple:
         ctx.clock, ctx.step, ctx.rho = clock, step, rho
         return tuple(t.view_as(t) for t in tensors)
 
     @staticmethod
-    def backward(ctx, *grads):
+    def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple:
         ctx.clock.backward_seen = True
         if ctx.step > ctx.clock.count - ctx.rho:
             return (None, None, None, *grads)
@@ -82,15 +82,15 @@ class _Steps:
         self.window_end: int | None = None
         self.cache: dict = {}
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict:
         cache = {k: _nest.detach(v) for k, v in self.cache.items()}
         return {"step": self.step, "count": self.clock.count, "cache": cache}
 
-    def __setstate__(self, state) -> None:
-        self.__init__()
+    def __setstate__(self, state: dict) -> None:
+        _Steps.__init__(self)
         self.step, self.clock.count, self.cache = state["step"], state["count"], state["cache"]
 
-    def apply(self, fn) -> None:
+    def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
         """Move the cached per-sequence tensors with the module (``.to()``, ``.double()``)."""
         self.cache = {k: _nest.map_tensors(fn, v) for k, v in self.cache.items()}
 
@@ -264,6 +264,8 @@ class AbstractRecurrent(CarriesState):
         return steps.window_end is None or steps.step > steps.window_end - self.rho
 
     def forward(self, x: Any) -> Any:
+        """One time step: the output for the step input ``x`` (``(N, D)`` for the built-in modules),
+        updating the carried state (see :meth:`get_state`)."""
         self.check_input(x)
         carry, steps = self._carry, self._steps
         state = carry.value
@@ -376,7 +378,7 @@ def set_nested_state(owner: str, modules: list[AbstractRecurrent], state: Any) -
 
 
 @contextlib.contextmanager
-def sequence_window(module: nn.Module, n_steps: int):
+def sequence_window(module: nn.Module, n_steps: int) -> Iterator[None]:
     """Tell every step module in ``module`` that the next ``n_steps`` calls are one sequence.
 
     Inside the window each step module runs the steps older than its ``rho`` (counted

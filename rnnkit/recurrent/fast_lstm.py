@@ -8,19 +8,21 @@ Parameters use ``torch.nn.LSTM``'s names and layout (gates ``[i, f, g, o]``), so
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .._checks import expect_features, expect_float, expect_positive_int
 from .._params import new_parameter, uniform_init, zeros_state
-from .._state import TensorSpec
+from .._state import StateSpec, TensorSpec
 from ..cells.lstm import lstm_pointwise, lstm_step
 from ..kernels.batch_norm import batch_norm_steps
 from ..kernels.deferred import DeferredLinear
 from ..kernels.intercept import chunked
 from ..kernels.lstm import lstm_sequence
-from .abstract import AbstractRecurrent
+from .abstract import AbstractRecurrent, SequenceKernel
 
 
 class FastLSTM(AbstractRecurrent):
@@ -61,8 +63,8 @@ class FastLSTM(AbstractRecurrent):
         eps: float = 0.1,
         momentum: float = 0.1,
         affine: bool = True,
-        device=None,
-        dtype=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(rho)
         name = type(self).__name__
@@ -74,13 +76,13 @@ class FastLSTM(AbstractRecurrent):
             if momentum is not None:  # None: BatchNorm1d's cumulative moving average
                 momentum = expect_float(name, momentum, "momentum", 0.0, 1.0)
         H, D = output_size, input_size
-        kw = dict(device=device, dtype=dtype)
+        kw: dict[str, Any] = dict(device=device, dtype=dtype)
         self.weight_ih = new_parameter(4 * H, D, **kw)
         self.weight_hh = new_parameter(4 * H, H, **kw)
         if self.batchnorm:
             # BN cancels any bias before it; one learned bias follows the recurrent BN.
             self.bias = new_parameter(4 * H, **kw)
-            bn = dict(eps=eps, momentum=momentum, affine=affine, **kw)
+            bn: dict[str, Any] = dict(eps=eps, momentum=momentum, affine=affine, **kw)
             self.bn_ih = nn.BatchNorm1d(4 * H, **bn)
             self.bn_hh = nn.BatchNorm1d(4 * H, **bn)
             self.bn_c = nn.BatchNorm1d(H, **bn)
@@ -90,6 +92,8 @@ class FastLSTM(AbstractRecurrent):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw every weight and bias from ``U(-1/√H, 1/√H)`` (torch.nn.LSTM's init); batch
+        normalisation gains start at 0.1."""
         uniform_init(self, self.output_size)
         if self.batchnorm:
             for bn in (self.bn_ih, self.bn_hh, self.bn_c):
@@ -105,7 +109,7 @@ class FastLSTM(AbstractRecurrent):
                 "the non-padding rows only, unlike mask_zero; use mask_zero"
             )
 
-    def sequence_kernel(self):
+    def sequence_kernel(self) -> SequenceKernel:
         if self.batchnorm:
             return lambda x, state, valid: chunked(self._run_batchnorm_sequence, x, state, valid)
         return self._run_sequence
@@ -137,17 +141,17 @@ class FastLSTM(AbstractRecurrent):
         out, h, c = lstm_sequence(x, h, c, self.weight_ih, self.weight_hh, bias, valid=valid)
         return out, (h, c)
 
-    def check_input(self, x) -> None:
+    def check_input(self, x: torch.Tensor) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
 
-    def state_spec(self):
+    def state_spec(self) -> StateSpec:
         return TensorSpec("h", (self.output_size,)), TensorSpec("c", (self.output_size,))
 
-    def initial_state(self, x):
+    def initial_state(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         zeros = zeros_state(x, self.output_size, self.weight_ih)
         return zeros, zeros
 
-    def recurrent_step(self, x, state):
+    def recurrent_step(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         h, c = state
         if not self.batchnorm:
             h, c = lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)

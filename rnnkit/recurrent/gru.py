@@ -9,14 +9,16 @@ twin of the fused GRU kernels.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .._checks import expect_features, expect_float, expect_positive_int
 from .._params import new_parameter, uniform_init, zeros_state
-from .._state import TensorSpec
+from .._state import StateSpec, TensorSpec
 from ..cells.gru import gru_step
 from ..kernels.gru import gru_sequence
-from .abstract import AbstractRecurrent
+from .abstract import AbstractRecurrent, SequenceKernel
 
 
 class GRU(AbstractRecurrent):
@@ -57,8 +59,8 @@ class GRU(AbstractRecurrent):
         mono: bool = False,
         *,
         reset_after: bool = False,
-        device=None,
-        dtype=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(rho)
         name = type(self).__name__
@@ -68,7 +70,7 @@ class GRU(AbstractRecurrent):
         self.mono = bool(mono)
         self.reset_after = bool(reset_after)
         H, D = output_size, input_size
-        kw = dict(device=device, dtype=dtype)
+        kw: dict[str, Any] = dict(device=device, dtype=dtype)
         self.weight_ih = new_parameter(3 * H, D, **kw)
         self.weight_hh = new_parameter(3 * H, H, **kw)
         self.bias_ih = new_parameter(3 * H, **kw)
@@ -76,15 +78,16 @@ class GRU(AbstractRecurrent):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw every weight and bias from ``U(-1/√H, 1/√H)`` (torch.nn.GRU's init)."""
         uniform_init(self, self.output_size)
 
-    def check_input(self, x) -> None:
+    def check_input(self, x: torch.Tensor) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
 
-    def state_spec(self):
+    def state_spec(self) -> StateSpec:
         return TensorSpec("h", (self.output_size,))
 
-    def initial_state(self, x):
+    def initial_state(self, x: torch.Tensor) -> torch.Tensor:
         return zeros_state(x, self.output_size, self.weight_ih)
 
     def _masks(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
@@ -108,7 +111,7 @@ class GRU(AbstractRecurrent):
                 "shared by the batch), since the number of rows changes from step to step"
             )
 
-    def sequence_kernel(self):
+    def sequence_kernel(self) -> SequenceKernel:
         return self._run_sequence
 
     def _run_sequence(self, x, h, valid):
@@ -119,7 +122,7 @@ class GRU(AbstractRecurrent):
         )  # fmt: skip
         return out, h
 
-    def recurrent_step(self, x, h):
+    def recurrent_step(self, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x_mask, h_mask = self._masks(x)
         h = gru_step(
             x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,

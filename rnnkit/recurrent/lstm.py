@@ -7,14 +7,16 @@ and the peepholes are three ``(H,)`` vectors.
 
 from __future__ import annotations
 
-import torch  # noqa: F401  (used in the docstring example)
+from typing import Any
+
+import torch
 
 from .._checks import expect_features, expect_positive_int
 from .._params import new_parameter, uniform_init, zeros_state
-from .._state import TensorSpec
+from .._state import StateSpec, TensorSpec
 from ..cells.lstm import peephole_lstm_step
 from ..kernels.lstm import lstm_sequence
-from .abstract import AbstractRecurrent
+from .abstract import AbstractRecurrent, SequenceKernel
 
 
 class LSTM(AbstractRecurrent):
@@ -40,14 +42,14 @@ class LSTM(AbstractRecurrent):
     """
 
     def __init__(
-        self, input_size: int, output_size: int, rho: int = 9999, *, device=None, dtype=None
+        self, input_size: int, output_size: int, rho: int = 9999, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> None:
         super().__init__(rho)
         name = type(self).__name__
         self.input_size = expect_positive_int(name, input_size, "input_size")
         self.output_size = expect_positive_int(name, output_size, "output_size")
         H, D = output_size, input_size
-        kw = dict(device=device, dtype=dtype)
+        kw: dict[str, Any] = dict(device=device, dtype=dtype)
         self.weight_ih = new_parameter(4 * H, D, **kw)
         self.weight_hh = new_parameter(4 * H, H, **kw)
         self.bias = new_parameter(4 * H, **kw)
@@ -57,19 +59,20 @@ class LSTM(AbstractRecurrent):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw every weight, bias and peephole from ``U(-1/√H, 1/√H)``."""
         uniform_init(self, self.output_size)
 
-    def check_input(self, x) -> None:
+    def check_input(self, x: torch.Tensor) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_ih)
 
-    def state_spec(self):
+    def state_spec(self) -> StateSpec:
         return TensorSpec("h", (self.output_size,)), TensorSpec("c", (self.output_size,))
 
-    def initial_state(self, x):
+    def initial_state(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         zeros = zeros_state(x, self.output_size, self.weight_ih)
         return zeros, zeros
 
-    def sequence_kernel(self):
+    def sequence_kernel(self) -> SequenceKernel:
         return self._run_sequence
 
     def _run_sequence(self, x, state, valid):
@@ -79,7 +82,7 @@ class LSTM(AbstractRecurrent):
         )
         return out, (h, c)
 
-    def recurrent_step(self, x, state):
+    def recurrent_step(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         h, c = peephole_lstm_step(
             x, *state, self.weight_ih, self.weight_hh, self.bias,
             self.weight_ci, self.weight_cf, self.weight_co,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import torch  # noqa: F401  (used in the docstring example)
+from collections.abc import Sequence
+from typing import Any
+
+import torch
 
 from .._checks import expect_features, expect_positive_int
 from .._params import new_parameter, uniform_init, zeros_state
-from .._state import TensorSpec
+from .._state import StateSpec, TensorSpec
 from ..cells.mufuru import MUFURU_OPS, mufuru_step
 from ..kernels.mufuru import mufuru_sequence
-from .abstract import AbstractRecurrent
+from .abstract import AbstractRecurrent, SequenceKernel
 
 
 class MuFuRu(AbstractRecurrent):
@@ -40,11 +43,11 @@ class MuFuRu(AbstractRecurrent):
         self,
         input_size: int,
         output_size: int,
-        ops=None,
+        ops: Sequence[str] | None = None,
         rho: int = 9999,
         *,
-        device=None,
-        dtype=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(rho)
         name = type(self).__name__
@@ -59,7 +62,7 @@ class MuFuRu(AbstractRecurrent):
             )
         self.ops = ops
         H, D, J = output_size, input_size, len(ops)
-        kw = dict(device=device, dtype=dtype)
+        kw: dict[str, Any] = dict(device=device, dtype=dtype)
         self.weight_xr = new_parameter(H, D, **kw)
         self.bias_xr = new_parameter(H, **kw)
         self.weight_sr = new_parameter(H, H, **kw)
@@ -71,18 +74,19 @@ class MuFuRu(AbstractRecurrent):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw every weight and bias from ``U(-1/√H, 1/√H)``."""
         uniform_init(self, self.output_size)
 
-    def check_input(self, x) -> None:
+    def check_input(self, x: torch.Tensor) -> None:
         expect_features(type(self).__name__, x, self.input_size, self.weight_xr)
 
-    def state_spec(self):
+    def state_spec(self) -> StateSpec:
         return TensorSpec("s", (self.output_size,))
 
-    def initial_state(self, x):
+    def initial_state(self, x: torch.Tensor) -> torch.Tensor:
         return zeros_state(x, self.output_size, self.weight_xr)
 
-    def sequence_kernel(self):
+    def sequence_kernel(self) -> SequenceKernel:
         return self._run_sequence
 
     def _run_sequence(self, x, s, valid):
@@ -92,9 +96,9 @@ class MuFuRu(AbstractRecurrent):
         )  # fmt: skip
         return s
 
-    def recurrent_step(self, x, s):
+    def recurrent_step(self, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s = mufuru_step(
-            x, s, {name: MUFURU_OPS[name] for name in self.ops}, self.weight_xr, self.bias_xr, self.weight_sr, self.bias_sr,
+            x, s, self.ops, self.weight_xr, self.bias_xr, self.weight_sr, self.bias_sr,
             self.weight_v, self.bias_v, self.weight_p, self.bias_p,
         )  # fmt: skip
         return s, s

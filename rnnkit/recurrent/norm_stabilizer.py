@@ -8,10 +8,12 @@ inside a ``Sequencer``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .._checks import expect_float, expect_floating, expect_tensor
-from .._state import TensorSpec
+from .._state import StateSpec, TensorSpec
 from .abstract import AbstractRecurrent
 
 
@@ -23,13 +25,13 @@ class _StabilizeGrad(torch.autograd.Function):
     """Identity on ``h``; backward adds the penalty gradient for the pair ``(h_prev, h)``."""
 
     @staticmethod
-    def forward(ctx, h, h_prev, beta):
+    def forward(ctx: Any, h: torch.Tensor, h_prev: torch.Tensor, beta: float) -> torch.Tensor:
         ctx.save_for_backward(h, h_prev)
         ctx.beta = beta
         return h.view_as(h)
 
     @staticmethod
-    def backward(ctx, grad):
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
         h, h_prev = ctx.saved_tensors
         norm = h.norm(dim=1, keepdim=True)
         norm_prev = h_prev.norm(dim=1, keepdim=True)
@@ -67,17 +69,19 @@ class NormStabilizer(AbstractRecurrent):
         super().__init__(rho)
         self.beta = expect_float(type(self).__name__, beta, "beta", 0.0)
 
-    def check_input(self, x) -> None:
+    def check_input(self, x: torch.Tensor) -> None:
         name = type(self).__name__
         expect_tensor(name, x)
         if x.dim() != 2:
             raise ValueError(f"{name}: expected input of shape (N, H), got {tuple(x.shape)}")
         expect_floating(name, x)
 
-    def state_spec(self):
+    def state_spec(self) -> StateSpec:
         return TensorSpec("h", (None,))  # the previous step's input, of any width
 
-    def recurrent_step(self, h, h_prev):
+    def recurrent_step(
+        self, h: torch.Tensor, h_prev: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if h_prev is None or not (torch.is_grad_enabled() and self.training):
             return h.view_as(h), h
         return _StabilizeGrad.apply(h, h_prev, self.beta), h

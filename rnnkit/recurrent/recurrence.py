@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from .. import _nest
 from .._checks import expect_positive_int, user_errors
-from .._state import TensorSpec
+from .._state import StateSpec, TensorSpec
 from ..kernels.intercept import interceptable_linears, run_steps
-from .abstract import AbstractRecurrent, recurrent_modules
+from .abstract import AbstractRecurrent, SequenceKernel, recurrent_modules
 
 
 def _is_shape(obj: Any) -> bool:
@@ -65,7 +65,9 @@ class Recurrence(AbstractRecurrent):
         torch.Size([3, 7])
     """
 
-    def __init__(self, module: nn.Module, output_size: Any, n_input_dim: int, rho: int = 9999):
+    def __init__(
+        self, module: nn.Module, output_size: Any, n_input_dim: int, rho: int = 9999
+    ) -> None:
         super().__init__(rho)
         name = type(self).__name__
         if not isinstance(module, nn.Module):
@@ -92,33 +94,33 @@ class Recurrence(AbstractRecurrent):
             f"(a batch), got shape {tuple(t.shape)}"
         )
 
-    def check_input(self, x) -> None:
+    def check_input(self, x: Any) -> None:
         self._batch_size(x)
 
-    def state_spec(self):
-        def spec(size, name):
+    def state_spec(self) -> StateSpec:
+        def spec(size: Any, name: str) -> StateSpec:
             if isinstance(size, torch.Size):
                 return TensorSpec(name, tuple(size), batched=False)
             return tuple(spec(s, f"{name}[{i}]") for i, s in enumerate(size))
 
         return spec(self.output_size, "y")
 
-    def initial_state(self, x):
-        t = _nest.first_tensor(x)
+    def initial_state(self, x: Any) -> Any:
+        t = cast(torch.Tensor, _nest.first_tensor(x))  # check_input found one
         ref = t if t.is_floating_point() else next(self.module.parameters(), None)
         dtype = ref.dtype if ref is not None else torch.get_default_dtype()
         device = t.device
         n = self._batch_size(x)
         lead = () if n is None else (n,)
 
-        def zeros(size):
+        def zeros(size: Any) -> Any:
             if isinstance(size, torch.Size):
                 return torch.zeros(*lead, *size, dtype=dtype, device=device)
             return tuple(zeros(s) for s in size)
 
         return zeros(self.output_size)
 
-    def sequence_kernel(self):
+    def sequence_kernel(self) -> SequenceKernel | None:
         # Whole sequences gain from hoisting/deferring the module's nn.Linear maps
         # (rnnkit.kernels.intercept); stepping is kept where that cannot be exact: a nested
         # step module (it owns its own steps), trim_zero (it computes only the kept rows).
@@ -132,7 +134,7 @@ class Recurrence(AbstractRecurrent):
         name = type(self).__name__
         return lambda x, y, valid: run_steps(name, self.recurrent_step, linears, x, y, valid)
 
-    def recurrent_step(self, x, y_prev):
+    def recurrent_step(self, x: Any, y_prev: Any) -> tuple[Any, Any]:
         with user_errors(
             type(self).__name__, f"its module {type(self.module).__name__}", (x, y_prev)
         ):

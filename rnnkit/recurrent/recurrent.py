@@ -6,6 +6,7 @@ Used by the Recurrent Attention Model (Mnih et al. 2014) as its core network.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -19,26 +20,34 @@ from .._checks import (
     expect_tensor,
     user_errors,
 )
-from .._state import TensorSpec
+from .._state import StateSpec, TensorSpec
 from ..kernels.intercept import interceptable_linears, run_steps
 from ..tables import CAddTable
-from .abstract import AbstractRecurrent, recurrent_modules
+from .abstract import AbstractRecurrent, SequenceKernel, recurrent_modules
 
 
 class Bias(nn.Module):
     """A learned additive bias of a given shape (the original's ``nn.Add(size)``)."""
 
-    def __init__(self, size, *, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        size: int | Sequence[int],
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         shape = torch.Size([size]) if isinstance(size, int) else torch.Size(size)
         self.bias = nn.Parameter(torch.zeros(shape, device=device, dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        """Draw the bias from ``U(-1/√n, 1/√n)``, ``n`` its number of elements."""
         bound = 1.0 / max(self.bias.numel(), 1) ** 0.5
         nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x + bias`` (``x (N, *size)``)."""
         name = type(self).__name__
         expect_tensor(name, x)
         expect_floating(name, x)
@@ -111,13 +120,13 @@ class Recurrent(AbstractRecurrent):
             "the start module; build the same RNN with Recurrence to mask it"
         )
 
-    def state_spec(self):
+    def state_spec(self) -> StateSpec:
         # With a learned start bias the state has its shape; a start module can give any.
         if isinstance(self.start, Bias):
             return TensorSpec("h", tuple(self.start.bias.shape))
         return None
 
-    def sequence_kernel(self):
+    def sequence_kernel(self) -> SequenceKernel | None:
         # The linear case, Recurrent(start, nn.Linear, nn.Linear, transfer): input(x[t]) for
         # all steps is one product, feedback(h) deferred (rnnkit.kernels.intercept); the
         # steps themselves are recurrent_step's, so the first still goes through ``start``.
@@ -129,7 +138,7 @@ class Recurrent(AbstractRecurrent):
         name = type(self).__name__
         return lambda x, h, valid: run_steps(name, self.recurrent_step, linears, x, h, valid)
 
-    def recurrent_step(self, x, h_prev):
+    def recurrent_step(self, x: Any, h_prev: Any) -> tuple[Any, Any]:
         with user_errors(type(self).__name__, "its modules", (x, h_prev)):
             if h_prev is None:
                 h = self.transfer(self.start(self.input(x)))

@@ -7,14 +7,20 @@ inside ``module`` keep their own state and step in sync with the ``Recursor``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from .. import _nest
 from .._checks import user_errors
-from .abstract import AbstractRecurrent, nested_state, outer_recurrent_modules, set_nested_state
+from .abstract import (
+    AbstractRecurrent,
+    SequenceKernel,
+    nested_state,
+    outer_recurrent_modules,
+    set_nested_state,
+)
 from .row_wise import apply_to_rows, is_row_wise
 
 
@@ -58,7 +64,7 @@ class Recursor(AbstractRecurrent):
             raise TypeError(f"Recursor: expected an nn.Module, got {type(module).__name__}")
         self.module = module
 
-    def sequence_kernel(self):
+    def sequence_kernel(self) -> SequenceKernel | None:
         """Whole sequences through ``module`` when it is a chain of row-wise modules and step
         modules with sequence kernels (see ``rnnkit.recurrent.row_wise``); else ``None``."""
         parts = _chain(self.module)
@@ -71,8 +77,10 @@ class Recursor(AbstractRecurrent):
             return None
         return self._run_chain
 
-    def _run_chain(self, x, state, valid):
-        parts = _chain(self.module)
+    def _run_chain(
+        self, x: torch.Tensor, state: None, valid: torch.Tensor | None
+    ) -> tuple[torch.Tensor, None]:
+        parts = cast(list[nn.Module], _chain(self.module))  # sequence_kernel checked it is one
         with user_errors(type(self).__name__, f"its module {type(self.module).__name__}", x[0]):
             for part in parts:
                 if isinstance(part, AbstractRecurrent):
@@ -84,7 +92,7 @@ class Recursor(AbstractRecurrent):
                     x = apply_to_rows(part, x)
         return x, None
 
-    def recurrent_step(self, x, state):
+    def recurrent_step(self, x: Any, state: None) -> tuple[Any, None]:
         with user_errors(type(self).__name__, f"its module {type(self.module).__name__}", x):
             return self.module(x), None
 

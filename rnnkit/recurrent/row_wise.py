@@ -38,9 +38,9 @@ def is_row_wise(module: nn.Module) -> bool:
         return False
     kind = type(module)
     if kind in _ROW_WISE:
-        return kind is not nn.PReLU or module.num_parameters == 1
+        return kind is not nn.PReLU or bool(module.num_parameters == 1)
     if kind in _RANDOM_IN_TRAINING:
-        return not module.training or module.p == 0
+        return not module.training or bool(module.p == 0)
     if kind in _OVER_FEATURES:
         return module.dim in (1, -1)
     return False

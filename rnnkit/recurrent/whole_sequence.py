@@ -14,12 +14,15 @@ and a few steps' workspace, not a graph of every step.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from .. import _nest, _seqio
 from ..masking.zero_mask import zero_rows
+
+if TYPE_CHECKING:
+    from .abstract import AbstractRecurrent
 
 
 def sequence_valid(module: str, x: torch.Tensor, n_input_dim: int) -> torch.Tensor:
@@ -30,7 +33,7 @@ def sequence_valid(module: str, x: torch.Tensor, n_input_dim: int) -> torch.Tens
     return (x.flatten(2) != 0).any(2)
 
 
-def _grad_window_start(module, T: int) -> int:
+def _grad_window_start(module: AbstractRecurrent, T: int) -> int:
     """How many leading steps of this call fall outside the module's ``rho`` window."""
     steps = module._steps
     end = steps.window_end if steps.window_end is not None else steps.step - 1 + T
@@ -38,7 +41,7 @@ def _grad_window_start(module, T: int) -> int:
     return min(T, max(0, first_in_window - steps.step))
 
 
-def run_sequence(module, x: Any) -> list[torch.Tensor] | None:
+def run_sequence(module: AbstractRecurrent, x: Any) -> list[torch.Tensor] | None:
     """``module(x[0])``, …, ``module(x[T-1])`` in kernel calls; ``None`` if it has no kernel.
 
     ``x`` is a ``(T, N, *)`` tensor or a list of ``T`` tensors ``(N, *)`` of one shape; the result is the step outputs as one or two ``(T_k, N, *)``

@@ -91,6 +91,8 @@ class Reinforce(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """An action ``(N, *)`` for the parameters ``input (N, *)``: sampled in training (its
+        log-probability recorded for the reward), the expected action in evaluation."""
         name = type(self).__name__
         expect_tensor(name, input)
         expect_floating(name, input)

@@ -9,6 +9,7 @@ the variance of the gradient estimate.
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -79,9 +80,15 @@ class VRClassReward(nn.Module):
 
     @property
     def module(self) -> nn.Module:
+        """The model whose Reinforce modules receive the reward."""
         return self._model[0]
 
-    def forward(self, input, target: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input: tuple[torch.Tensor, torch.Tensor] | list[torch.Tensor], target: torch.Tensor
+    ) -> torch.Tensor:
+        """The loss (a scalar) for ``(log_probs (N, C), baseline (N,))`` against ``target (N,)``:
+        REINFORCE over the samples that ``module``'s Reinforce modules recorded, plus the
+        baseline's squared error."""
         name = "VRClassReward"
         if not isinstance(input, (tuple, list)) or len(input) != 2:
             raise TypeError(
@@ -125,13 +132,14 @@ class VRClassReward(nn.Module):
             )
         log_prob = None
         for m in recorded:
-            lp = m.recorded_log_prob()
+            lp = cast(torch.Tensor, m.recorded_log_prob())  # not None: m.n_recorded > 0
             if lp.shape != (n,):
                 raise ValueError(
                     f"{name}: {type(m).__name__} recorded samples for a batch of "
                     f"{lp.size(0)}, but log_probs has a batch of {n}"
                 )
             log_prob = lp if log_prob is None else log_prob + lp
+        log_prob = cast(torch.Tensor, log_prob)  # ``recorded`` is not empty
 
         baseline = baseline.reshape(n)
         correct = log_probs.detach().argmax(1) == target

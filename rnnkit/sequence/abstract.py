@@ -10,12 +10,15 @@ modules a ``Sequencer`` drives, or in the whole-sequence module itself (the fuse
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from .._state import CarriedState, CarriesState, check_state, parameter_like
+from .._state import CarriedState, CarriesState, StateSpec, check_state, parameter_like
 from ..recurrent.abstract import nested_state, outer_recurrent_modules, set_nested_state
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 REMEMBER_MODES = ("neither", "both", "train", "eval")
 
@@ -36,7 +39,7 @@ class AbstractSequencer(CarriesState):
         # modules inside keep their own.
         self._carry = CarriedState()
 
-    def remember(self, mode: str = "both") -> AbstractSequencer:
+    def remember(self, mode: str = "both") -> Self:
         """Carry state over between calls: ``'both'``, ``'train'``, ``'eval'`` or ``'neither'``."""
         if mode not in REMEMBER_MODES:
             raise ValueError(
@@ -73,15 +76,17 @@ class AbstractSequencer(CarriesState):
             m.start_call(remember)
 
     # ------------------------------------------------------------------ state
-    def state_spec(self):
+    def state_spec(self) -> StateSpec:
         """The form of this module's own state (whole-sequence layers); ``None``: any tensors."""
         return None
 
     def get_state(self) -> Any:
+        """The state the next call starts from (``None``: zeros); see the class docstring."""
         nested = outer_recurrent_modules(self)
         return nested_state(nested) if nested else self._carry.value
 
     def set_state(self, state: Any) -> None:
+        """Start the next call from ``state`` (checked; ``None``: zeros), the form of :meth:`get_state`."""
         nested = outer_recurrent_modules(self)
         name = type(self).__name__
         if nested:
@@ -91,7 +96,8 @@ class AbstractSequencer(CarriesState):
             check_state(name, state, self.state_spec(), parameter_like(self))
         self._carry.set(state, given=True)
 
-    def train(self, mode: bool = True):
+    def train(self, mode: bool = True) -> Self:
+        """Switch training/evaluation mode; a switch forgets the carried state (as the original)."""
         # As in the original, switching between training and evaluation forgets the state.
         if mode != self.training:
             self.forget()

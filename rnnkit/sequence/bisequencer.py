@@ -20,7 +20,7 @@ from .abstract import AbstractSequencer
 from .sequencer import Sequencer
 
 
-def as_sequence_module(module: nn.Module, batch_first: bool) -> nn.Module:
+def as_sequence_module(module: nn.Module, batch_first: bool) -> AbstractSequencer:
     """Step modules (and plain modules) go in a ``Sequencer``; sequence modules are used as they are."""
     if isinstance(module, AbstractSequencer):
         return module
@@ -34,7 +34,7 @@ def fresh_copy(module: nn.Module) -> nn.Module:
         if hasattr(m, "reset_parameters") and callable(m.reset_parameters):
             m.reset_parameters()
     if hasattr(clone, "forget"):
-        clone.forget()
+        clone.forget()  # type: ignore[operator]  # torch types any Module attribute as Tensor | Module
     return clone
 
 
@@ -97,6 +97,7 @@ class BiSequencer(AbstractSequencer):
             self.fwd.set_state(state)
 
     def forward(self, input: Any) -> Any:
+        """``merge(fwd(x), reversed(bwd(reversed(x))))`` for ``x (T, N, D)`` or a list of steps."""
         _, as_tensor = _seqio.split(type(self).__name__, input, self.batch_first)
         self.bwd.forget()
         with named_errors(type(self).__name__):

@@ -63,6 +63,8 @@ class BiSequencerLM(AbstractSequencer):
             )
 
     def forward(self, input: Any) -> Any:
+        """Step ``t``'s output merges the forward state after ``x[0..t-1]`` with the backward state
+        after ``x[t+1..T-1]`` (zeros at the ends), for ``x (T, N, D)`` or a list of steps."""
         name = type(self).__name__
         steps, as_tensor = _seqio.split(name, input)
         if len(steps) < 2:
@@ -72,6 +74,8 @@ class BiSequencerLM(AbstractSequencer):
         with named_errors(name):
             f = self.fwd(input[:-1])  # f[t] sees x[0..t]; shifted below so step t+1 gets it
             b = self.bwd(input[1:].flip(0) if as_tensor else list(reversed(steps[1:])))
+        f_seq: torch.Tensor | list[torch.Tensor]
+        b_seq: torch.Tensor | list[torch.Tensor]
         if as_tensor:
             zeros_f, zeros_b = torch.zeros_like(f[:1]), torch.zeros_like(b[:1])
             f_seq = torch.cat((zeros_f, f))

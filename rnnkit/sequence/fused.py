@@ -12,7 +12,7 @@ own whole-sequence kernels; ``SeqLSTMP`` on the packed-sequence path).
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
@@ -27,8 +27,14 @@ from .._checks import (
     expect_tensor,
 )
 from .._params import new_parameter, uniform_init
-from .._state import TensorSpec, check_state
+from .._state import StateSpec, TensorSpec, check_state
+from ..recurrent.abstract import AbstractRecurrent
 from .abstract import AbstractSequencer
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+_Step = TypeVar("_Step", bound=AbstractRecurrent)
 
 
 class FusedRecurrentLayer(AbstractSequencer):
@@ -38,7 +44,7 @@ class FusedRecurrentLayer(AbstractSequencer):
     parameters in ``_weights()`` order, and describe their state with ``_state_sizes()``.
     """
 
-    _kernel = None
+    _kernel: Any = None  # the ATen kernel (torch.lstm, torch.gru, …), set by each subclass
     _is_lstm = False
     _resets_in_kernel = False  # _run_resetting is one whole-sequence kernel call, not per step
 
@@ -53,13 +59,19 @@ class FusedRecurrentLayer(AbstractSequencer):
         self.maskzero = bool(maskzero)
 
     # ------------------------------------------------------------------ subclass API
-    def _create_weights(self, gates: int, recurrent_size: int, device, dtype) -> None:
+    def _create_weights(
+        self,
+        gates: int,
+        recurrent_size: int,
+        device: torch.device | str | None,
+        dtype: torch.dtype | None,
+    ) -> None:
         """``weight_ih (G·H, D)``, ``weight_hh (G·H, recurrent_size)``, ``bias_ih``, ``bias_hh (G·H)``.
 
         ``torch.nn.LSTM``/``GRU``/``RNN``'s names and layout, so weights copy across.
         """
         H, D = self.hidden_size, self.input_size
-        kw = dict(device=device, dtype=dtype)
+        kw: dict[str, Any] = dict(device=device, dtype=dtype)
         self.weight_ih = new_parameter(gates * H, D, **kw)
         self.weight_hh = new_parameter(gates * H, recurrent_size, **kw)
         self.bias_ih = new_parameter(gates * H, **kw)
@@ -70,9 +82,10 @@ class FusedRecurrentLayer(AbstractSequencer):
 
     @property
     def output_size(self) -> int:
+        """``H``, the size of each output step (``R`` for :class:`SeqLSTMP`)."""
         return self.hidden_size
 
-    def _copy_into(self, step):
+    def _copy_into(self, step: _Step) -> _Step:
         """Give the step twin ``step`` copies of these weights (and this layer's masking)."""
         if self.maskzero:
             step.mask_zero(1)
@@ -80,12 +93,14 @@ class FusedRecurrentLayer(AbstractSequencer):
         return step
 
     @classmethod
-    def _copy_from(cls, step, batch_first: bool, maskzero: bool | None):
+    def _copy_from(
+        cls, step: Any, batch_first: bool, maskzero: bool | None
+    ) -> Self:
         """A layer with copies of the step twin ``step``'s weights; ``maskzero`` defaults to its masking."""
         if maskzero is None:
             maskzero = step.mask_n_input_dim == 1
         w = step.weight_ih
-        seq = cls(
+        seq = cls(  # type: ignore[call-arg]  # the subclasses (SeqLSTM, …) take device=, dtype=
             step.input_size, step.output_size, batch_first, maskzero, device=w.device, dtype=w.dtype
         )
         seq.load_state_dict({k: v.detach().clone() for k, v in step.named_parameters()})
@@ -100,10 +115,11 @@ class FusedRecurrentLayer(AbstractSequencer):
         return [self.hidden_size]
 
     def reset_parameters(self) -> None:
+        """Draw every parameter from ``U(-1/√H, 1/√H)`` (torch.nn.LSTM's init)."""
         uniform_init(self, self.hidden_size)
 
     # ------------------------------------------------------------------ state forms
-    def state_spec(self):
+    def state_spec(self) -> StateSpec:
         """``(h, c)`` for the LSTMs (``(r, c)`` with a projection), ``h`` otherwise."""
         h = TensorSpec("h0", (self._state_sizes()[0],))
         return (h, TensorSpec("c0", (self._state_sizes()[1],))) if self._is_lstm else h
@@ -135,7 +151,9 @@ class FusedRecurrentLayer(AbstractSequencer):
     # A graph break: dynamo cannot trace ATen's fused RNN ops (SeqLSTM's mkldnn_rnn_layer fails
     # under torch.compile on the CPU), and nn.LSTM escapes only because dynamo skips it.
     @torch.compiler.disable
-    def _run(self, x: torch.Tensor, hx: list[torch.Tensor], batch_sizes=None):
+    def _run(
+        self, x: torch.Tensor, hx: list[torch.Tensor], batch_sizes: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         weights, device, dtype = self._kernel_weights(), x.device.type, self.weight_ih.dtype
         autocast = torch.is_autocast_enabled(device)
         if autocast:  # cast by hand: autocast casts only some of oneDNN's LSTM arguments (a
@@ -152,10 +170,13 @@ class FusedRecurrentLayer(AbstractSequencer):
                 )
         return result[0], [f.to(dtype) for f in result[1:]]
 
-    def _run_packed(self, xs: torch.Tensor, hx: list[torch.Tensor], length: torch.Tensor, T: int):
+    def _run_packed(
+        self, xs: torch.Tensor, hx: list[torch.Tensor], length: torch.Tensor, T: int
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """The kernel's packed-sequence path over rows aligned at ``t = 0`` of ``length`` steps."""
         packed = pack_padded_sequence(xs, length.cpu(), enforce_sorted=False)
-        h_sorted = [h.index_select(1, packed.sorted_indices) for h in hx]
+        # enforce_sorted=False: the indices are never None (torch types them Optional)
+        h_sorted = [h.index_select(1, packed.sorted_indices) for h in hx]  # type: ignore[arg-type]
         data, finals = self._run(packed.data, h_sorted, packed.batch_sizes)
         finals = [f.index_select(1, packed.unsorted_indices) for f in finals]
         out_packed = PackedSequence(
@@ -166,7 +187,7 @@ class FusedRecurrentLayer(AbstractSequencer):
 
     def _run_masked(
         self, x: torch.Tensor, hx: list[torch.Tensor], valid: torch.Tensor, need_final: bool
-    ):
+    ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
         """Run each row's contiguous block of real steps, from zero state unless it starts at 0.
 
         Matches a step module with ``mask_zero``: padded steps output zeros and reset the
@@ -222,7 +243,9 @@ class FusedRecurrentLayer(AbstractSequencer):
         ]
         return output, final
 
-    def _run_resetting(self, x: torch.Tensor, hx: list[torch.Tensor], valid: torch.Tensor):
+    def _run_resetting(
+        self, x: torch.Tensor, hx: list[torch.Tensor], valid: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Zero output and state at every padded step, wherever it is: one kernel call per step.
 
         ``SeqLSTM`` and ``SeqGRU`` override this with rnnkit's whole-sequence kernels.
@@ -236,7 +259,7 @@ class FusedRecurrentLayer(AbstractSequencer):
         return torch.cat(outputs), hx
 
     # ------------------------------------------------------------------ forward
-    def forward(self, input: Any, state: Any = None, return_state: bool = False):
+    def forward(self, input: Any, state: Any = None, return_state: bool = False) -> Any:
         """Run the whole sequence.
 
         Args:

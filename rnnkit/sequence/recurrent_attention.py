@@ -125,6 +125,7 @@ class RecurrentAttention(AbstractSequencer):
         return torch.zeros((first.size(0), *self.hidden_size), dtype=dtype, device=first.device)
 
     def forward(self, x: Any) -> list:
+        """The ``n_step`` hidden states ``(N, *hidden_size)`` of one episode over ``x (N, *)``."""
         zeros = self._first_input(x)
         self.forget()
         hidden = []

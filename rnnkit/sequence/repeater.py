@@ -48,6 +48,7 @@ class Repeater(AbstractSequencer):
         return super().remember(mode)
 
     def forward(self, input: Any) -> Any:
+        """The module applied ``n_step`` times to ``input (N, *)``: ``(n_step, N, *)``."""
         self.begin_call()
         with sequence_window(self.module, self.n_step), named_errors(type(self).__name__):
             if isinstance(input, torch.Tensor) and input.dim() > 0:

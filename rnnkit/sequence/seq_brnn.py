@@ -59,10 +59,12 @@ class SeqBRNN(AbstractSequencer):
         return self.fwd.get_state()
 
     def set_state(self, state: Any) -> None:
+        """Start the forward direction's next call from ``state`` (the backward one starts from zeros)."""
         with named_errors(type(self).__name__):
             self.fwd.set_state(state)
 
     def forward(self, input: Any) -> Any:
+        """Both directions over ``(T, N, D)`` (``(N, T, D)`` with ``batch_first``), merged."""
         name = type(self).__name__
         steps, as_tensor = _seqio.split(name, input, self.batch_first)
         x = input if as_tensor else torch.stack(steps, 1 if self.batch_first else 0)

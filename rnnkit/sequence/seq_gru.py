@@ -39,8 +39,8 @@ class SeqGRU(FusedRecurrentLayer):
         batch_first: bool = False,
         maskzero: bool = False,
         *,
-        device=None,
-        dtype=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(input_size, output_size, batch_first, maskzero)
         self._create_weights(3, self.hidden_size, device, dtype)

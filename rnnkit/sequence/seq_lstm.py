@@ -56,8 +56,8 @@ class SeqLSTM(FusedRecurrentLayer):
         batch_first: bool = False,
         maskzero: bool = False,
         *,
-        device=None,
-        dtype=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(input_size, output_size, batch_first, maskzero)
         self._create_weights(4, self.hidden_size, device, dtype)
@@ -127,8 +127,8 @@ class SeqLSTMP(FusedRecurrentLayer):
         batch_first: bool = False,
         maskzero: bool = False,
         *,
-        device=None,
-        dtype=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(input_size, hidden_size, batch_first, maskzero)
         self._output_size = expect_positive_int(type(self).__name__, output_size, "output_size")
@@ -140,6 +140,7 @@ class SeqLSTMP(FusedRecurrentLayer):
 
     @property
     def output_size(self) -> int:
+        """``R``, the size of the projected output (and of ``r``)."""
         return self._output_size
 
     def _weights(self):

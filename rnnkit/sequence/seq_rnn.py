@@ -32,8 +32,8 @@ class SeqRNN(FusedRecurrentLayer):
         batch_first: bool = False,
         *,
         maskzero: bool = False,
-        device=None,
-        dtype=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(input_size, output_size, batch_first, maskzero)
         self._create_weights(1, self.hidden_size, device, dtype)

@@ -7,7 +7,7 @@ step modules (``FastLSTM``, ``GRU`` …) with ordinary ones (``nn.Linear``, ``nn
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -68,12 +68,13 @@ class Sequencer(AbstractSequencer):
         self._takes_indices = isinstance(_first_leaf(self.module), nn.Embedding)
 
     def forward(self, input: Any) -> Any:
+        """The module applied to each step of ``input (T, N, *)`` (or a list of ``T`` steps), in order."""
         name = type(self).__name__
         steps, as_tensor = _seqio.split(name, input, self.batch_first)
         if self._takes_indices and isinstance(steps[0], torch.Tensor):
             what = "input (its first layer is an nn.Embedding)"
             expect_integer(name, steps[0], what)
-            n = _first_leaf(self.module).num_embeddings
+            n = cast(nn.Embedding, _first_leaf(self.module)).num_embeddings  # _takes_indices
             for x in steps if not as_tensor else (input,):
                 if x.numel() and not bool(((x >= 0) & (x < n)).all()):
                     raise ValueError(

@@ -15,8 +15,9 @@ import random
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -31,7 +32,8 @@ class CheckpointError(ValueError):
 
 def rng_state() -> dict:
     """Every RNG's state, as tensors and plain values (loadable with ``weights_only=True``)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    # the legacy tuple form (numpy's default), which numpy's stubs type as tuple | dict
+    kind, keys, pos, has_gauss, cached = cast(tuple, np.random.get_state())
     return {
         "torch": torch.get_rng_state(),
         "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
@@ -46,7 +48,7 @@ def set_rng_state(state: dict) -> None:
     random.setstate(state["python"])
 
 
-def _write_atomic(path: str | os.PathLike, write) -> Path:
+def _write_atomic(path: str | os.PathLike, write: Callable[[Any], None]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -94,7 +96,8 @@ def link_atomic(source: str | os.PathLike, path: str | os.PathLike) -> Path:
 
 def remove_temp_files(folder: str | os.PathLike, names: tuple[str, ...]) -> list[Path]:
     """Remove the ``.NAME.*.tmp`` files that killed writes of ``NAME`` left in ``folder``."""
-    folder, removed = Path(folder), []
+    folder = Path(folder)
+    removed: list[Path] = []
     if not folder.is_dir():
         return removed
     for name in names:

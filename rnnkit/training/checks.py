@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -22,15 +23,15 @@ class ConfigError(ValueError):
 class Check:
     """A rule for one value: ``test(value)`` is true for good values; ``expected`` says which."""
 
-    test: Callable[[object], bool]
+    test: Callable[[Any], bool]
     expected: str
 
 
-def _is_int(v) -> bool:
+def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_real(v) -> bool:
+def _is_real(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
@@ -42,7 +43,9 @@ NONNEG = Check(lambda v: _is_real(v) and v >= 0, "a finite number >= 0")
 FRACTION = Check(lambda v: _is_real(v) and 0 <= v < 1, "a number in [0, 1)")
 
 
-def check_value(command: str, flag: str, value, check: Check | None, choices=None) -> None:
+def check_value(
+    command: str, flag: str, value: Any, check: Check | None, choices: Collection[Any] | None = None
+) -> None:
     """Raise :class:`ConfigError` unless ``value`` passes ``check`` and is one of ``choices``."""
     if value is None:
         return
@@ -58,7 +61,7 @@ def flag_name(field_name: str) -> str:
     return "--" + field_name.replace("_", "-")
 
 
-def check_config(config, command: str) -> None:
+def check_config(config: Any, command: str) -> None:
     """Every field of the dataclass ``config`` against the rule and choices in its metadata."""
     for f in dataclasses.fields(config):
         check_value(command, flag_name(f.name), getattr(config, f.name), f.metadata.get("check"),
@@ -67,7 +70,7 @@ def check_config(config, command: str) -> None:
             check_device(command, flag_name(f.name), getattr(config, f.name))
 
 
-def check_device(command: str, flag: str, device) -> None:
+def check_device(command: str, flag: str, device: Any) -> None:
     """``device`` names a device this machine has (``cpu``, ``cuda``, ``cuda:1``, ``mps`` …)."""
     import torch
 

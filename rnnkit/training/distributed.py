@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -18,6 +19,8 @@ from torch import nn
 
 from .. import _nest
 from .checkpoint import CheckpointError
+
+_R = TypeVar("_R")
 
 # the reasons a training loop stops early, in the order that wins when processes disagree
 # (early stopping and non-finite values are seen by every process at the same iteration)
@@ -60,7 +63,7 @@ class Processes:
             dist.init_process_group("nccl" if cuda else "gloo")
         return cls(dist.get_rank(), dist.get_world_size(), device, owns)
 
-    def check_checkpoint(self, ckpt: dict, path) -> None:
+    def check_checkpoint(self, ckpt: dict, path: str | os.PathLike[str]) -> None:
         """A checkpoint holds one carried state and RNG state per process: the same count."""
         written_by = ckpt.get("world_size", 1)
         if written_by != self.world_size:
@@ -101,7 +104,7 @@ class Processes:
         """The mean of ``value`` over the processes (e.g. each one's loss on its share)."""
         return self.sum([value])[0] / self.world_size
 
-    def gather(self, obj) -> list:
+    def gather(self, obj: object) -> list:
         """``[obj of rank 0, obj of rank 1, …]`` on every process (tensors moved to the CPU)."""
         obj = _nest.map_tensors(lambda t: t.detach().cpu(), obj)
         if not self.distributed:
@@ -119,7 +122,7 @@ class Processes:
             dist.destroy_process_group()
 
 
-def run_in_processes(train: Callable, config, echo: Callable[[str], None]):
+def run_in_processes(train: Callable[..., _R], config: Any, echo: Callable[[str], None]) -> _R:
     """``train(config, echo, procs)`` inside the ``torchrun`` group, if any.
 
     Joins the group (``config.device`` picks the backend), silences ``echo`` outside the

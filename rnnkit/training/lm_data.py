@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,20 +86,20 @@ def _remove_staging(staged: tuple[Path, Path, list[Path]] | None) -> None:
             break
 
 
-def _check_int(command: str, flag: str, value, least: int) -> None:
+def _check_int(command: str, flag: str, value: Any, least: int) -> None:
     if value is not None and (
         isinstance(value, bool) or not isinstance(value, int) or value < least
     ):
         raise DataError(f"{command}: {flag} must be an integer >= {least}, got {value!r}")
 
 
-def check_vocab_options(command: str, level: str, min_count, max_vocab) -> None:
+def check_vocab_options(command: str, level: str, min_count: Any, max_vocab: Any) -> None:
     """One-line errors naming ``command`` for bad ``--min-count`` / ``--max-vocab`` values."""
     _check_int(command, "--min-count", min_count, 1)
     _check_int(command, "--max-vocab", max_vocab, 3 if level == "word" else 2)
 
 
-def check_fractions(command: str, valid_frac, test_frac) -> None:
+def check_fractions(command: str, valid_frac: Any, test_frac: Any) -> None:
     """One-line errors naming ``command`` for bad ``--valid-frac`` / ``--test-frac`` values."""
     for flag, frac in (("--valid-frac", valid_frac), ("--test-frac", test_frac)):
         if not isinstance(frac, (int, float)) or not 0.0 <= frac < 1.0:
@@ -166,7 +167,8 @@ def _staging(cache: Path) -> tuple[Path, list[Path]]:
     return Path(tempfile.mkdtemp(prefix=f".{cache.name}-", dir=cache.parent)), created
 
 
-def _from_file(config, vocab, cache, write_cache, progress, command) -> LMData:
+def _from_file(config: Any, vocab: Vocab | None, cache: Path | None, write_cache: bool,
+               progress: bool, command: str) -> LMData:  # fmt: skip
     path = Path(config.data)
     level = vocab.level if vocab is not None else config.level
     min_count = config.min_count or TEXT_MIN_COUNT
@@ -221,7 +223,7 @@ def _from_file(config, vocab, cache, write_cache, progress, command) -> LMData:
 
 
 def load_lm_data(
-    config,
+    config: Any,
     *,
     vocab: Vocab | None = None,
     cache: str | Path | None = None,
@@ -229,7 +231,7 @@ def load_lm_data(
     progress: bool = False,
     command: str = "train",
 ) -> LMData:
-    """The vocabulary and token splits described by a :class:`TrainConfig`.
+    """The vocabulary and token splits described by a :class:`~rnnkit.training.config.TrainConfig`.
 
     Args:
         config: the run's configuration (``data``, ``data_dir``, ``level``, ``min_count``,

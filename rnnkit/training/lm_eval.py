@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,7 +53,7 @@ def evaluate_split(
             unk_total += losses[is_unk].sum().item()
             unk_count += int(is_unk.sum())
     model.train(was_training)
-    out = {"loss": total / count, "targets": count}
+    out: dict[str, Any] = {"loss": total / count, "targets": count}
     if unk_index is not None:
         rest = count - unk_count
         out["unk_targets"] = unk_count

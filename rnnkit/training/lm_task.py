@@ -9,7 +9,9 @@ the next (detached) is that of the text just before it; it is reset at each epoc
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -38,20 +40,20 @@ def build_model(model_config: dict, device: str) -> LanguageModel:
 
 
 # The recurrent state a model carries between batches: the only two calls of its API.
-def get_carried(model: LanguageModel):
+def get_carried(model: LanguageModel) -> tuple:
     return _nest.detach(model.get_state())
 
 
-def set_carried(model: LanguageModel, state) -> None:
+def set_carried(model: LanguageModel, state: tuple | list | None) -> None:
     model.set_state(state)
 
 
-def _fp32(out):
+def _fp32(out: tuple[torch.Tensor, ...]) -> Any:
     """An :class:`~rnnkit.nce.module.NCEOutput` (any tuple of tensors) in float32."""
     return type(out)(*(t.float() for t in out))
 
 
-def check_tie(command: str, config) -> None:
+def check_tie(command: str, config: Any) -> None:
     """``--tie-weights`` needs one ``(V, H)`` matrix: equal sizes, an output layer that has it."""
     output, _, sparse = config.resolved_output()
     if config.wordvec_size != config.rnn_size:
@@ -81,7 +83,7 @@ def _from_legacy_state(states):
     return tuple(layer(s) for s in states)
 
 
-class LanguageModelTask(Task):
+class LanguageModelTask(Task[LanguageModel]):
     """``config``: a :class:`~rnnkit.training.config.TrainConfig`."""
 
     command, format, required_keys, kind = "train", FORMAT, REQUIRED_KEYS, "language-model"
@@ -102,7 +104,7 @@ class LanguageModelTask(Task):
                 "processes (each trains on an equal share of the streams)"
             )
 
-    def data_files(self, config) -> dict[str, list[Path]]:
+    def data_files(self, config: Any) -> dict[str, list[Path]]:
         if config.data:
             return {"data": [Path(config.data)]}
         if config.data_dir:
@@ -174,15 +176,17 @@ class LanguageModelTask(Task):
     def n_batches(self) -> int:
         return len(self.batcher)
 
-    def batches(self, epoch: int, start: int):
+    def batches(self, epoch: int, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.batcher.iter_from(start)
 
-    def start_epoch(self, model, epoch: int, start: int) -> None:
+    def start_epoch(self, model: LanguageModel, epoch: int, start: int) -> None:
         model.train()
         if start == 0:
             model.forget()
 
-    def train_step(self, model, batch):
+    def train_step(
+        self, model: LanguageModel, batch: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         inputs, targets = batch
         inputs = inputs[:, self.columns].to(self.device)
         targets = targets[:, self.columns].to(self.device)
@@ -199,7 +203,7 @@ class LanguageModelTask(Task):
             return out.float(), {}
         return F.cross_entropy(out.float().flatten(0, 1), targets.flatten()), {}
 
-    def _net(self, model):
+    def _net(self, model: torch.nn.Module) -> Callable[..., Any]:
         """``model`` (the one trained: DDP-wrapped under torchrun), compiled with ``--compile``.
 
         Only the training steps run compiled; ``self.model``, what checkpoints save and what
@@ -211,15 +215,15 @@ class LanguageModelTask(Task):
             self._compiled_of, self._compiled = model, torch.compile(model)
         return self._compiled
 
-    def _autocast(self):
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.config.precision != "bf16":
             return contextlib.nullcontext()
         return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
 
-    def undo_step(self, model) -> None:
+    def undo_step(self, model: LanguageModel) -> None:
         set_carried(self.model, self._before)
 
-    def batch_items(self, batch) -> int:
+    def batch_items(self, batch: tuple[torch.Tensor, torch.Tensor]) -> int:
         return batch[0][:, self.columns].numel()
 
     def score(self, split: str) -> dict:
@@ -231,26 +235,26 @@ class LanguageModelTask(Task):
         )  # fmt: skip
         return metrics(result, self.vocab.level)
 
-    def evaluate(self, model) -> dict:
+    def evaluate(self, model: LanguageModel) -> dict:
         return {f"valid_{k}": v for k, v in self.score("valid").items()}
 
     def describe_epoch(self, record: dict) -> str:
         valid = {k.removeprefix("valid_"): v for k, v in record.items() if k.startswith("valid_")}
         return f"epoch {record['epoch']}: validation {describe(valid)} (lr {record['lr']:.4g})"
 
-    def state_entries(self, model) -> dict:
+    def state_entries(self, model: LanguageModel) -> dict:
         carried = self.procs.gather(get_carried(model))  # every process's own streams
         return {"vocab": self.vocab.to_dict(),
                 "carried": carried if self.procs.distributed else carried[0]}  # fmt: skip
 
-    def restore(self, model, ckpt: dict) -> None:
+    def restore(self, model: LanguageModel, ckpt: dict) -> None:
         carried = ckpt["carried"][self.procs.rank] if self.procs.distributed else ckpt["carried"]
         # the checkpoint holds CPU tensors: the carried state goes where the model is
         set_carried(
             model, _from_legacy_state(_nest.map_tensors(lambda t: t.to(self.device), carried))
         )
 
-    def final_report(self, model, summary: dict, echo) -> dict:
+    def final_report(self, model: LanguageModel, summary: dict, echo: Callable[[str], None]) -> dict:
         c = self.config
         valid = self.score("valid")
         echo(f"final validation {describe(valid)}")
@@ -267,7 +271,7 @@ class LanguageModelTask(Task):
             echo(f"--- sample (temperature {c.temperature}) ---\n{out['sample']}\n---")
         return out
 
-    def plots(self, model, history: dict, summary: dict) -> list[Path]:
+    def plots(self, model: LanguageModel | None, history: dict, summary: dict) -> list[Path | None]:
         label = {"nce": "train NCE loss", "sampled": "train sampled-softmax loss"}.get(
             self.model.output, "train"
         )

@@ -16,14 +16,15 @@ checks (``check``, ``choices``) and what ``--resume`` does with it (``resume``):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import Field, dataclass, field
+from typing import Any
 
 from .checks import FRACTION, NONNEG, NONNEG_INT, POSITIVE, POSITIVE_INT, Check, _is_int
 
 SEED = Check(lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)")
 
 
-def _opt(default, help: str, **kw):
+def _opt(default: Any, help: str, **kw: Any) -> Any:
     """A configuration field: its default, its ``--help`` text and its metadata."""
     return field(default=default, metadata={"help": help, **kw})
 
@@ -85,6 +86,6 @@ class LoopConfig:
         return "norm", 0.0
 
 
-def resume_rule(f) -> str:
+def resume_rule(f: Field) -> str:
     """What ``--resume`` does with the field ``f``: applies, data, invocation or fixed."""
     return f.metadata.get("resume", "fixed")

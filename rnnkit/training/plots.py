@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from ..models.recurrent_attention_model import RecurrentAttentionModel
 
 
 def _pyplot():
@@ -19,7 +24,7 @@ def _pyplot():
     return plt
 
 
-def _save(plt, fig, path: str | Path) -> Path:
+def _save(plt: Any, fig: Any, path: str | Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
@@ -79,7 +84,13 @@ def plot_error_curves(history: list[dict], path: str | Path, title: str = "") ->
 
 
 @torch.no_grad()
-def plot_glimpses(model, split, path, device="cpu", n: int = 6):
+def plot_glimpses(
+    model: RecurrentAttentionModel,
+    split: tuple[np.ndarray, np.ndarray],
+    path: str | Path,
+    device: str = "cpu",
+    n: int = 6,
+) -> Path | None:
     """The first ``n`` images of ``split`` with the glimpse trajectory; ``None`` without matplotlib."""
     plt = _pyplot()
     if plt is None:

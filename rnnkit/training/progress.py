@@ -7,9 +7,15 @@ logs and captured output stay clean; without tqdm nothing is shown.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 
-def bar(enabled: bool, total: int | None, desc: str, unit: str = "it", initial: int = 0, **kw):
+def bar(
+    enabled: bool, total: int | None, desc: str, unit: str = "it", initial: int = 0, **kw: Any
+) -> Any:
     """A tqdm bar, or ``None`` when disabled or tqdm is missing. ``total=None``: no end known."""
     if not enabled:
         return None
@@ -22,7 +28,7 @@ def bar(enabled: bool, total: int | None, desc: str, unit: str = "it", initial: 
 
 
 @contextlib.contextmanager
-def status(enabled: bool, desc: str):
+def status(enabled: bool, desc: str) -> Iterator[None]:
     """A line that shows ``desc`` while work of unknown length runs (removed when it ends)."""
     b = bar(enabled, None, desc, bar_format="{desc} …")
     try:
@@ -32,7 +38,9 @@ def status(enabled: bool, desc: str):
             b.close()
 
 
-def iterate(enabled: bool, items, total: int | None, desc: str, unit: str = "it"):
+def iterate(
+    enabled: bool, items: Iterable[_T], total: int | None, desc: str, unit: str = "it"
+) -> Iterator[_T]:
     """``items``, advancing a bar of ``total`` steps as they are consumed."""
     b = bar(enabled, total, desc, unit)
     if b is None:

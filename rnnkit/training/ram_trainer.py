@@ -10,10 +10,10 @@ to ``min_lr`` at ``saturate_epoch``; early stopping on the validation error. The
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -103,12 +103,14 @@ class RAMConfig(LoopConfig):
 
 
 def load_ram_checkpoint(path: str | Path) -> dict:
-    """Read and validate a RAM checkpoint; raise :class:`CheckpointError` with a one-line reason."""
+    """Read and validate a RAM checkpoint; raise :class:`~rnnkit.training.checkpoint.CheckpointError` with a one-line reason."""
     return load_checkpoint(path, FORMAT, REQUIRED_KEYS, kind="attention-model")
 
 
 def load_ram_data(c: RAMConfig) -> dict:
     """``{split: (images (N, S, S) uint8, labels (N,))}`` for train, valid and test."""
+    if not c.data_dir:
+        raise ConfigError("ram: --data-dir is required: a folder with the MNIST IDX gzip files")
     images, labels = load_mnist(c.data_dir, "train")
     test = load_mnist(c.data_dir, "test")
     if c.valid_size >= len(images):
@@ -123,14 +125,16 @@ def load_ram_data(c: RAMConfig) -> dict:
             "test": test}  # fmt: skip
 
 
-def _batch(split, index, device):
+def _batch(
+    split: tuple[np.ndarray, np.ndarray], index: np.ndarray, device: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = split
     x = torch.from_numpy(images[index]).to(device).float().div_(255).unsqueeze(1)  # (N, 1, S, S)
     return x, torch.from_numpy(labels[index]).to(device)
 
 
 @torch.no_grad()
-def error_rate(model: RecurrentAttentionModel, split, device: str, progress: bool = False,
+def error_rate(model: RecurrentAttentionModel, split: tuple[np.ndarray, np.ndarray], device: str, progress: bool = False,
                desc: str = "evaluating") -> float:  # fmt: skip
     """Classification error in evaluation mode (the locator takes its mean location)."""
     was_training = model.training
@@ -148,7 +152,7 @@ def learning_rate(c: RAMConfig, epoch: int) -> float:
     return linear_lr(c.learning_rate, c.min_lr, c.saturate_epoch, epoch)
 
 
-class RAMTask(Task):
+class RAMTask(Task[RecurrentAttentionModel]):
     """``config``: a :class:`RAMConfig`."""
 
     command, format, required_keys, kind = "ram", FORMAT, REQUIRED_KEYS, "attention-model"
@@ -161,11 +165,11 @@ class RAMTask(Task):
         if c.translated and c.canvas < 28:
             raise ConfigError(f"ram: --canvas must be at least 28, got {c.canvas}")
 
-    def data_files(self, config) -> dict[str, list[Path]]:
+    def data_files(self, config: Any) -> dict[str, list[Path]]:
         folder = Path(config.data_dir)
         return {"data_dir": [folder / name for s in ("train", "test") for name in FILES[s]]}
 
-    def setup(self, ckpt) -> str:
+    def setup(self, ckpt: dict | None) -> str:
         c = self.config
         self.show = c.progress and self.procs.is_main
         with _progress.status(self.show, "loading MNIST"):
@@ -174,7 +178,7 @@ class RAMTask(Task):
         return (f"{'translated ' if c.translated else ''}MNIST from {c.data_dir}: {n['train']} "
                 f"train, {n['valid']} valid, {n['test']} test")  # fmt: skip
 
-    def build_model(self, device: str):
+    def build_model(self, device: str) -> RecurrentAttentionModel:
         c, self.device = self.config, device
         self.model_config = c.model_config()
         model = self.model = RecurrentAttentionModel(**self.model_config).to(device)
@@ -187,7 +191,7 @@ class RAMTask(Task):
     def n_batches(self) -> int:
         return -(-len(self.data["train"][1]) // self.config.batch_size)
 
-    def batches(self, epoch: int, start: int):
+    def batches(self, epoch: int, start: int) -> Iterator[np.ndarray]:
         c = self.config
         # the epoch's order depends only on (seed, epoch): resumable mid-epoch
         generator = torch.Generator().manual_seed(c.seed * 100_003 + epoch)
@@ -195,7 +199,9 @@ class RAMTask(Task):
         for b in range(start, self.n_batches()):
             yield order[b * c.batch_size : (b + 1) * c.batch_size]
 
-    def train_step(self, model, index):
+    def train_step(
+        self, model: RecurrentAttentionModel, index: np.ndarray
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         share = np.array_split(index, self.procs.world_size)[self.procs.rank]
         x, y = _batch(self.data["train"], share, self.device)
         log_probs, baseline = model(x)
@@ -204,17 +210,17 @@ class RAMTask(Task):
         wrong = int((log_probs.argmax(1) != y).sum())
         return loss, {"nll": nll.item() * len(y), "error": wrong, "n": len(y)}
 
-    def after_update(self, model) -> None:
+    def after_update(self, model: RecurrentAttentionModel) -> None:
         if self.config.max_out_norm > 0:
             with torch.no_grad():
                 for p in model.parameters():
                     if p.dim() == 2:  # a Linear weight (out, in): one row per unit
                         p.renorm_(2, 0, self.config.max_out_norm)
 
-    def batch_items(self, index) -> int:
+    def batch_items(self, index: np.ndarray) -> int:
         return len(index) // self.procs.world_size
 
-    def evaluate(self, model) -> dict:
+    def evaluate(self, model: RecurrentAttentionModel) -> dict:
         return {"valid_error": error_rate(model, self.data["valid"], self.device, self.show,
                                           "validation")}  # fmt: skip
 
@@ -222,7 +228,7 @@ class RAMTask(Task):
         return (f"epoch {r['epoch']}: train nll {r['train_nll']:.4f}, train error "
                 f"{r['train_error']:.2%}, valid error {r['valid_error']:.2%} (lr {r['lr']:.4g})")  # fmt: skip
 
-    def final_report(self, model, summary: dict, echo) -> dict:
+    def final_report(self, model: RecurrentAttentionModel, summary: dict, echo: Callable[[str], None]) -> dict:
         best = summary.get("best_checkpoint")
         if best and Path(best).is_file():  # the original tested the model of the best epoch
             model.load_state_dict(load_ram_checkpoint(best)["model"])
@@ -234,7 +240,7 @@ class RAMTask(Task):
              f"test error {out['test_error']:.2%}")  # fmt: skip
         return out
 
-    def plots(self, model, history: dict, summary: dict) -> list[Path]:
+    def plots(self, model: RecurrentAttentionModel | None, history: dict, summary: dict) -> list[Path | None]:
         c, out_dir = self.config, Path(self.config.out_dir)
         glimpses = None
         if model is not None:

@@ -18,7 +18,9 @@ def summary_of(state: dict, stop: str | None, this_run: float, path: Path) -> di
     }  # fmt: skip
 
 
-def stop_line(stop: str | None, this_run: float, path: Path, monitor: str, early_stop: int):
+def stop_line(
+    stop: str | None, this_run: float, path: Path, monitor: str, early_stop: int
+) -> str | None:
     """Why training stopped before ``--max-epochs`` (``None`` when it did not)."""
     if stop in ("SIGINT", "SIGTERM"):
         return f"interrupted ({stop}): checkpoint saved to {path}; continue with --resume"

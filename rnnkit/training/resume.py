@@ -18,19 +18,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .checks import ConfigError, flag_name
 from .fingerprint import fingerprint, resolved, same_content
 from .loop_config import resume_rule
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
-def given_fields(config) -> set[str]:
+_C = TypeVar("_C", bound="DataclassInstance")
+
+
+def given_fields(config: Any) -> set[str]:
     """The fields of ``config`` that differ from their defaults: what a Python caller gave."""
     return {f.name for f in dataclasses.fields(config)
             if getattr(config, f.name) != f.default}  # fmt: skip
 
 
-def stored_config(cls, stored: dict):
+def stored_config(cls: type[_C], stored: dict) -> _C:
     """``cls`` built from a checkpoint's configuration (renamed fields followed, unknown dropped)."""
     renamed = getattr(cls, "renamed_fields", {})
     names = {f.name for f in dataclasses.fields(cls)}
@@ -38,7 +44,7 @@ def stored_config(cls, stored: dict):
     return cls(**{k: v for k, v in values.items() if k in names})
 
 
-def stored_dict(config) -> dict:
+def stored_dict(config: Any) -> dict:
     """``config`` as a checkpoint stores it: a dict, data paths resolved (found, not typed)."""
     stored = dataclasses.asdict(config)
     for f in dataclasses.fields(config):
@@ -47,12 +53,12 @@ def stored_dict(config) -> dict:
     return stored
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     return str(value) if not isinstance(value, str) else value
 
 
-def merge(config, given: set[str], ckpt: dict, command: str,
-          data_files: Callable[[object], dict[str, list[Path]]]):  # fmt: skip
+def merge(config: Any, given: set[str], ckpt: dict, command: str,
+          data_files: Callable[[Any], dict[str, list[Path]]]) -> tuple[Any, dict[str, list[dict]]]:  # fmt: skip
     """The configuration a resumed run uses, and the fingerprints of its data.
 
     ``data_files(config)`` lists, per data option, the files whose content identifies it.
@@ -91,7 +97,7 @@ def merge(config, given: set[str], ckpt: dict, command: str,
                     "new run"
                 )
         merged = candidate
-    prints = {}
+    prints: dict[str, list[dict]] = {}
     for name, files in data_files(merged).items():
         flag, where = flag_name(name), getattr(merged, name)
         prints[name] = fingerprint(files, known.get(name), show=merged.progress)
@@ -108,7 +114,7 @@ def merge(config, given: set[str], ckpt: dict, command: str,
     return merged, prints
 
 
-def upgrade_state(fresh: dict, state: dict, history) -> tuple[dict, dict]:
+def upgrade_state(fresh: dict, state: dict, history: dict | list) -> tuple[dict, dict]:
     """A checkpoint's loop state and history, in today's form (older rnnkit wrote others)."""
     state = {**fresh, **state}
     if "chunk" in state:  # language models before the common loop

@@ -15,6 +15,7 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from .checkpoint import write_text_atomic
 
@@ -37,7 +38,7 @@ def _csv(records: list[dict]) -> str:
     return out.getvalue()
 
 
-def tensorboard_writer(folder: str, purge_step: int | None):
+def tensorboard_writer(folder: str, purge_step: int | None) -> Any:  # a SummaryWriter
     """A ``SummaryWriter`` (needs the ``tensorboard`` package; checked before the run starts)."""
     from torch.utils.tensorboard import SummaryWriter
 
@@ -86,7 +87,7 @@ class RunLog:
         return [write_text_atomic(_csv(self.history[key]), self.out_dir / name)
                 for key, name in (("train", "train.csv"), ("valid", "epochs.csv"))]  # fmt: skip
 
-    def write_json(self, **sections) -> Path | None:
+    def write_json(self, **sections: Any) -> Path | None:
         """``log.json``: the given sections (configuration, model, summary) and the history."""
         if not self.enabled:
             return None

@@ -12,12 +12,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import torch
+from torch import nn
 
 from .sparse_grads import LazyAdam
 
 
-def make_optimizer(config, params, sparse=()) -> torch.optim.Optimizer:
+def make_optimizer(
+    config: Any, params: Iterable[nn.Parameter], sparse: Iterable[nn.Parameter] = ()
+) -> torch.optim.Optimizer | LazyAdam:
     """Adam, or SGD with dpnn's momentum (the gradient enters the buffer damped by it).
 
     ``sparse``: the parameters with sparse gradients; with Adam they get ``SparseAdam``
@@ -36,7 +42,7 @@ def linear_lr(lr0: float, min_lr: float, saturate_epoch: int, epoch: int) -> flo
     return max(min_lr, lr0 + (min_lr - lr0) * (epoch - 1) / saturate_epoch)
 
 
-def next_lr(config, state: dict, epoch: int, improved: bool) -> float:
+def next_lr(config: Any, state: dict, epoch: int, improved: bool) -> float:
     """The learning rate of epoch ``epoch + 1``, after epoch ``epoch`` ended.
 
     ``state`` holds ``lr`` (this epoch's) and ``plateau_bad`` (epochs in a row without a
@@ -59,7 +65,7 @@ def next_lr(config, state: dict, epoch: int, improved: bool) -> float:
     return lr
 
 
-def first_lr(config, epoch: int) -> float:
+def first_lr(config: Any, epoch: int) -> float:
     """The learning rate of ``epoch`` for a run that starts there, or resumes with a new one."""
     if config.lr_schedule == "linear":
         return linear_lr(config.learning_rate, config.min_lr, config.saturate_epoch, epoch)

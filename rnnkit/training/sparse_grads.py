@@ -17,7 +17,11 @@ targets and noise words. What each piece costs per step is then ``O(rows used)``
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
 import torch
+from torch import nn
 
 
 class LazyAdam:
@@ -27,7 +31,14 @@ class LazyAdam:
     ``state_dict()`` holds both states.
     """
 
-    def __init__(self, params, sparse, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
+    def __init__(
+        self,
+        params: Iterable[nn.Parameter],
+        sparse: Iterable[nn.Parameter],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
         params, ids = list(params), {id(p) for p in sparse}
         dense = [p for p in params if id(p) not in ids]
         sparse = [p for p in params if id(p) in ids]
@@ -36,7 +47,7 @@ class LazyAdam:
         self.defaults = {"lr": lr, "betas": betas, "eps": eps}
 
     @property
-    def param_groups(self):
+    def param_groups(self) -> list[dict[str, Any]]:
         return [g for opt in self.parts for g in opt.param_groups]
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -44,7 +55,7 @@ class LazyAdam:
             opt.zero_grad(set_to_none=set_to_none)
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
         loss = closure() if closure is not None else None
         for opt in self.parts:
             opt.step()
@@ -67,7 +78,7 @@ class LazyAdam:
         return f"LazyAdam({', '.join(type(o).__name__ for o in self.parts)})"
 
 
-def coalesce_grads(params) -> None:
+def coalesce_grads(params: Iterable[torch.Tensor]) -> None:
     """Replace every sparse gradient by its coalesced form (each row once)."""
     for p in params:
         if p.grad is not None and p.grad.is_sparse and not p.grad.is_coalesced():
@@ -78,14 +89,14 @@ def _values(g: torch.Tensor) -> torch.Tensor:
     return g.coalesce().values() if g.is_sparse else g
 
 
-def grad_norm(params) -> float:
+def grad_norm(params: Iterable[torch.Tensor]) -> float:
     """The global L2 norm of the gradients (sparse ones coalesced)."""
     norms = [_values(p.grad.detach()).norm() for p in params if p.grad is not None]
     return float(torch.stack(norms).norm()) if norms else 0.0
 
 
 @torch.no_grad()
-def clip_grad_norm(params, max_norm: float) -> None:
+def clip_grad_norm(params: Iterable[torch.Tensor], max_norm: float) -> None:
     """``torch.nn.utils.clip_grad_norm_`` that also takes sparse gradients."""
     params = [p for p in params if p.grad is not None]
     coalesce_grads(params)
@@ -93,13 +104,15 @@ def clip_grad_norm(params, max_norm: float) -> None:
     scale = max_norm / (total + 1e-6)
     if scale < 1:
         for p in params:
-            (p.grad.values() if p.grad.is_sparse else p.grad).mul_(scale)
+            g = cast(torch.Tensor, p.grad)  # not None: left out above
+            (g.values() if g.is_sparse else g).mul_(scale)
 
 
 @torch.no_grad()
-def clip_grad_value(params, clip: float) -> None:
+def clip_grad_value(params: Iterable[torch.Tensor], clip: float) -> None:
     """``torch.nn.utils.clip_grad_value_`` that also takes sparse gradients."""
     params = [p for p in params if p.grad is not None]
     coalesce_grads(params)
     for p in params:
-        (p.grad.values() if p.grad.is_sparse else p.grad).clamp_(-clip, clip)
+        g = cast(torch.Tensor, p.grad)  # not None: left out above
+        (g.values() if g.is_sparse else g).clamp_(-clip, clip)

@@ -10,15 +10,17 @@ raise ``NotImplementedError``; the others have defaults that do nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import torch
 from torch import nn
 
+_M = TypeVar("_M", bound=nn.Module)  # the kind of model a task trains
 
-class Task:
+
+class Task(Generic[_M]):
     """One kind of training. ``self.config`` is its configuration (a ``LoopConfig`` subclass).
 
     Attributes:
@@ -39,16 +41,17 @@ class Task:
     rate_unit = "items/s"
     outputs: tuple[str, ...] = ()
 
-    def __init__(self, config) -> None:
+    def __init__(self, config: Any) -> None:
         self.config = config
         self.model_config: dict = {}
-        self.procs = None  # set by the trainer: this process's place among the processes
+        # set by the trainer before any other call: this process's place among the processes
+        self.procs: Any = None
 
     # -- before any work -------------------------------------------------------------
     def check(self) -> None:
         """Checks across options (each option's own rule is checked by the trainer)."""
 
-    def data_files(self, config) -> dict[str, list[Path]]:
+    def data_files(self, config: Any) -> dict[str, list[Path]]:
         """Per data option (a field name), the files whose content identifies the data."""
         return {}
 
@@ -61,7 +64,7 @@ class Task:
         """Load the data (``ckpt``: the checkpoint resumed from); return a one-line description."""
         raise NotImplementedError
 
-    def build_model(self, device: str) -> nn.Module:
+    def build_model(self, device: str) -> _M:
         """The model, initialised (the RNGs are seeded); set ``self.model_config``."""
         raise NotImplementedError
 
@@ -74,11 +77,11 @@ class Task:
         """The batches of ``epoch`` from number ``start`` on (the same after a resume)."""
         raise NotImplementedError
 
-    def start_epoch(self, model: nn.Module, epoch: int, start: int) -> None:
+    def start_epoch(self, model: _M, epoch: int, start: int) -> None:
         """Called before the batches of an epoch (or the rest of one, ``start > 0``)."""
         model.train()
 
-    def train_step(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def train_step(self, model: _M, batch: Any) -> tuple[torch.Tensor, dict[str, float]]:
         """``(loss, stats)`` of ``batch`` with ``model`` (wrapped for several processes).
 
         ``stats`` holds sums over this process's share of the batch, e.g. ``{"nll": …,
@@ -87,18 +90,18 @@ class Task:
         """
         raise NotImplementedError
 
-    def undo_step(self, model: nn.Module) -> None:
+    def undo_step(self, model: _M) -> None:
         """Undo what a skipped (non-finite) batch changed besides the weights."""
 
-    def after_update(self, model: nn.Module) -> None:
+    def after_update(self, model: _M) -> None:
         """Called after each optimiser step (e.g. a max-norm constraint)."""
 
-    def batch_items(self, batch) -> int:
+    def batch_items(self, batch: Any) -> int:
         """How many items (tokens, images) this process's share of ``batch`` holds."""
         return 1
 
     # -- epoch ends and checkpoints ----------------------------------------------------
-    def evaluate(self, model: nn.Module) -> dict:
+    def evaluate(self, model: _M) -> dict:
         """The validation metrics after an epoch; ``self.monitor`` must be among them."""
         raise NotImplementedError
 
@@ -107,18 +110,21 @@ class Task:
         return (f"epoch {record['epoch']}: train loss {record['train_loss']:.4f}, {self.monitor} "
                 f"{record[self.monitor]:.4g} (lr {record['lr']:.4g})")  # fmt: skip
 
-    def state_entries(self, model: nn.Module) -> dict[str, Any]:
+    def state_entries(self, model: _M) -> dict[str, Any]:
         """What else a checkpoint holds (called in every process: it may gather)."""
         return {}
 
-    def restore(self, model: nn.Module, ckpt: dict) -> None:
+    def restore(self, model: _M, ckpt: dict) -> None:
         """Restore what :meth:`state_entries` stored (the weights are already loaded)."""
 
     # -- the end ---------------------------------------------------------------------
-    def final_report(self, model: nn.Module, summary: dict, echo) -> dict:
+    def final_report(self, model: _M, summary: dict, echo: Callable[[str], None]) -> dict:
         """Final metrics (test split, a sample …) to add to the summary; printed with ``echo``."""
         return {}
 
-    def plots(self, model: nn.Module | None, history: dict, summary: dict) -> list[Path]:
-        """Write the plots (``model`` is ``None`` when its weights are not finite)."""
+    def plots(self, model: _M | None, history: dict, summary: dict) -> list[Path | None]:
+        """Write the plots (``model`` is ``None`` when its weights are not finite).
+
+        The paths written; ``None`` for a plot not drawn (matplotlib is not installed).
+        """
         return []

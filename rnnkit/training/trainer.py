@@ -18,9 +18,11 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from . import progress as _progress
 from .checkpoint import link_atomic, load_checkpoint, rng_state, save_atomic, set_rng_state
@@ -36,11 +38,11 @@ from .signals import StopRequest
 from .sparse_grads import clip_grad_norm, clip_grad_value, grad_norm
 from .task import Task
 
-FRESH = {"epoch": 1, "batch": 0, "iteration": 0, "elapsed": 0.0, "best": None, "best_epoch": 0,
+FRESH: dict[str, Any] = {"epoch": 1, "batch": 0, "iteration": 0, "elapsed": 0.0, "best": None, "best_epoch": 0,
          "plateau_bad": 0, "skipped_nonfinite": 0, "sums": {}}  # fmt: skip
 
 
-def _finite_weights(model) -> bool:
+def _finite_weights(model: nn.Module) -> bool:
     return all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
@@ -70,7 +72,7 @@ class Trainer:
                                   "(pip install 'rnnkit[tensorboard]')")  # fmt: skip
             check_writable_dir(task.command, "--tensorboard", c.tensorboard)
 
-    def _start(self, procs: Processes):
+    def _start(self, procs: Processes) -> dict | None:
         task, c = self.task, self.task.config
         task.procs = procs
         self._check()
@@ -102,7 +104,7 @@ class Trainer:
         if procs.distributed:  # same initial weights everywhere, different random streams
             torch.manual_seed(c.seed + procs.rank)
         self.params = list(self.model.parameters())
-        sparse = getattr(self.model, "sparse_parameters", list)()
+        sparse: list[nn.Parameter] = getattr(self.model, "sparse_parameters", list)()
         self.optimizer = make_optimizer(c, self.params, sparse)
         self.state = {**FRESH, "lr": first_lr(c, 1), "sums": {}}
         history = None
@@ -143,7 +145,7 @@ class Trainer:
         return True
 
     # -- the loop --------------------------------------------------------------------
-    def _fit(self, config, echo: Callable[[str], None], procs: Processes) -> dict:
+    def _fit(self, config: Any, echo: Callable[[str], None], procs: Processes) -> dict:
         """Train in this process (``echo`` prints only in the first one)."""
         task, self.procs, self.echo = self.task, procs, echo
         ckpt = self._start(procs)
@@ -208,7 +210,7 @@ class Trainer:
         means.update({k: v / acc["n"] for k, v in acc.items() if k not in ("loss", "steps", "n")})
         return means
 
-    def _step(self, batch) -> bool:
+    def _step(self, batch: Any) -> bool:
         """One batch: ``False`` when training must stop (non-finite values, no skips left)."""
         task, c, st, procs = self.task, self.task.config, self.state, self.procs
         loss, stats = task.train_step(self.trained, batch)
