@@ -122,7 +122,7 @@ class _MuFuRuSequence(torch.autograd.Function):
         r = gates[:, :, J] if uses_v else None
         v = gates[:, :, J + 1] if uses_v else None
         ps, pv = op_slopes(names, p, s_prev, v)
-        q = p[:, :, 1:] * (ops[:, :, 1:] - hs[1:].unsqueeze(2))  # p_j (op_j − s'), j ≥ 1
+        q = (ops[:, :, 1:] - hs[1:].unsqueeze(2)).mul_(p[:, :, 1:])  # p_j (op_j − s'), j ≥ 1
         if uses_v:
             pv.mul_(v * (1 - v))  # dL/da_v = g ⊙ this
             sr = s_prev * r * (1 - r)  # dL/da_r = d(r ⊙ s) ⊙ this
