@@ -91,7 +91,7 @@ class MuFuRu(AbstractRecurrent):
 
     def _run_sequence(self, x, s, valid):
         s = mufuru_sequence(
-            x, s, {name: MUFURU_OPS[name] for name in self.ops}, self.weight_xr, self.bias_xr, self.weight_sr, self.bias_sr,
+            x, s, self.ops, self.weight_xr, self.bias_xr, self.weight_sr, self.bias_sr,
             self.weight_v, self.bias_v, self.weight_p, self.bias_p, valid=valid,
         )  # fmt: skip
         return s
