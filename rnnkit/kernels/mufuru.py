@@ -22,6 +22,8 @@ Shapes: ``x (T, N, D)``, ``s (N, H)``; weights as in :func:`rnnkit.cells.mufuru.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 from torch import Tensor
 
@@ -76,7 +78,7 @@ def _forward(x, s0, names, maps, valid):
     # small sizes.
     hs_t, p_t, ops_t = hs.unbind(0), p.unbind(0), ops.unbind(0)
     flat_t = gates.view(T, N, -1).unbind(0)
-    rs_t = rs.unbind(0) if uses_v else None
+    rs_t = rs.unbind(0) if rs is not None else ()
     valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
     for t in range(T):
         s, g = hs_t[t], flat_t[t]
@@ -123,15 +125,17 @@ class _MuFuRuSequence(torch.autograd.Function):
         v = gates[:, :, J + 1] if uses_v else None
         ps, pv = op_slopes(names, p, s_prev, v)
         q = (ops[:, :, 1:] - hs[1:].unsqueeze(2)).mul_(p[:, :, 1:])  # p_j (op_j − s'), j ≥ 1
-        if uses_v:
-            pv.mul_(v * (1 - v))  # dL/da_v = g ⊙ this
-            sr = s_prev * r * (1 - r)  # dL/da_r = d(r ⊙ s) ⊙ this
         # Per step: [d logits 1…J-1, da_r, da_v], the columns of the input part.
         buf = hs.new_empty(T, N, w_in.size(0))
         d_logit_t = buf[..., : (J - 1) * H].view(T, N, J - 1, H).unbind(0)
         d_s_in_t = buf[..., :rows_s].unbind(0)  # the columns that multiply W_s
         q_t, ps_t, grad_t = q.unbind(0), ps.unbind(0), grad_out.unbind(0)
-        if uses_v:
+        # T per-step views each with v, none without
+        d_r_t: tuple[Tensor, ...] = ()
+        d_v_t = pv_t = sr_t = r_t = d_r_t
+        if r is not None and v is not None and pv is not None:
+            pv.mul_(v * (1 - v))  # dL/da_v = g ⊙ this
+            sr = s_prev * r * (1 - r)  # dL/da_r = d(r ⊙ s) ⊙ this
             d_r_t, d_v_t = buf[..., -2 * H : -H].unbind(0), buf[..., -H:].unbind(0)
             pv_t, sr_t, r_t = pv.unbind(0), sr.unbind(0), r.unbind(0)
         valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
@@ -142,7 +146,7 @@ class _MuFuRuSequence(torch.autograd.Function):
                 torch.mul(q_t[t], g.unsqueeze(1), out=d_logit_t[t])
             if uses_v:
                 torch.mul(g, pv_t[t], out=d_v_t[t])
-                d_rs = d_v_t[t].mm(w_vs_t.t())
+                d_rs: Tensor = d_v_t[t].mm(w_vs_t.t())
                 torch.mul(d_rs, sr_t[t], out=d_r_t[t])
             if t == 0 and not need[1]:
                 break
@@ -192,7 +196,7 @@ def _inference(x, s, names, weights, valid):
 def mufuru_sequence(
     x: Tensor,
     s: Tensor,
-    ops,
+    ops: Iterable[str],
     weight_xr: Tensor,
     bias_xr: Tensor,
     weight_sr: Tensor,
@@ -211,7 +215,7 @@ def mufuru_sequence(
     ``v`` are not computed and their weights get no gradient (``None``), as on the step path.
     """
     names = tuple(ops)
-    weights = [weight_xr, bias_xr, weight_sr, bias_sr, weight_v, bias_v, weight_p, bias_p]
+    weights: list[Tensor | None] = [weight_xr, bias_xr, weight_sr, bias_sr, weight_v, bias_v, weight_p, bias_p]
     if all(name in WITHOUT_V for name in names):
         weights[:6] = [None] * 6
     if valid is not None:

@@ -27,9 +27,13 @@ WITHOUT_V = ("keep", "forget")
 
 def write_op(name: str, out: Tensor, s: Tensor, v: Tensor | None) -> None:
     """``out ← op(s, v)`` for one step; ``forget`` writes nothing (its buffer stays 0)."""
-    if name == "keep":
-        out.copy_(s)
-    elif name == "replace":
+    if name in WITHOUT_V:
+        if name == "keep":
+            out.copy_(s)
+        return
+    if v is None:
+        raise ValueError(f"mufuru_sequence: op {name!r} reads v, which was not computed")
+    if name == "replace":
         out.copy_(v)
     elif name == "mul":
         torch.mul(s, v, out=out)
@@ -41,11 +45,13 @@ def write_op(name: str, out: Tensor, s: Tensor, v: Tensor | None) -> None:
         torch.maximum(s, v, out=out)
     elif name == "min":
         torch.minimum(s, v, out=out)
-    elif name != "forget":
+    else:
         raise ValueError(f"mufuru_sequence: expected an op of MUFURU_OPS, got {name!r}")
 
 
-def op_slopes(names: tuple[str, ...], p: Tensor, s: Tensor, v: Tensor | None):
+def op_slopes(
+    names: tuple[str, ...], p: Tensor, s: Tensor, v: Tensor | None
+) -> tuple[Tensor, Tensor | None]:
     """``(P_s, P_v)``, each ``(T, N, H)``; ``P_v`` is ``None`` when no op reads ``v``."""
     ps = torch.zeros_like(s)
     pv = None if v is None else torch.zeros_like(s)
@@ -53,6 +59,10 @@ def op_slopes(names: tuple[str, ...], p: Tensor, s: Tensor, v: Tensor | None):
         pj = p[:, :, j]
         if name in ("keep", "diff"):
             ps += pj
+        if name in WITHOUT_V:
+            continue
+        if v is None or pv is None:
+            raise ValueError(f"mufuru_sequence: op {name!r} reads v, which was not computed")
         if name in ("replace", "diff"):
             pv.add_(pj, alpha=1 if name == "replace" else -1)
         elif name == "mul":
@@ -64,8 +74,8 @@ def op_slopes(names: tuple[str, ...], p: Tensor, s: Tensor, v: Tensor | None):
             ps += k
             pv -= k
         elif name in ("max", "min"):
-            half = (s == v).to(s.dtype) * 0.5
-            s_wins = (s > v) if name == "max" else (s < v)
+            half = torch.eq(s, v).to(s.dtype) * 0.5
+            s_wins = torch.gt(s, v) if name == "max" else torch.lt(s, v)
             ps.addcmul_(pj, s_wins.to(s.dtype) + half)
             pv.addcmul_(pj, (~s_wins).to(s.dtype) - half)  # 1 − ∂/∂s: both sum to 1
     return ps, pv
