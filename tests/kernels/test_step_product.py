@@ -115,3 +115,24 @@ def test_inference_paths_on_onednn_equal_blas(monkeypatch):
     slow = (*lstm_sequence(x, h0, c0, *lstm), *gru_sequence(x, h0, *gru, reset_after=True))
     for f, s in zip(fast, slow):
         assert_close(f, s, **FP32)
+
+
+@needs_onednn
+def test_mufuru_kernel_on_onednn_equals_blas(monkeypatch):
+    from rnnkit.cells.mufuru import MUFURU_OPS
+    from rnnkit.kernels.mufuru import mufuru_sequence
+
+    torch.manual_seed(4)
+    T, N, D, H, J = 6, 3, 4, 5, len(MUFURU_OPS)
+    x, s0 = torch.randn(T, N, D), torch.rand(N, H)
+    shapes = [(H, D), (H,), (H, H), (H,), (H, D + H), (H,), (J * H, D + H), (J * H,)]
+    weights = [torch.randn(*shape) * 0.5 for shape in shapes]
+    params = [x, s0, *weights]
+    for p in params:
+        p.requires_grad_()
+    (fast, fast_grads), (slow, slow_grads) = _both(
+        lambda x, s0, *w: mufuru_sequence(x, s0, tuple(MUFURU_OPS), *w), params, params,
+        monkeypatch,
+    )  # fmt: skip
+    for f, s in zip((*fast, *fast_grads), (*slow, *slow_grads)):
+        assert_close(f, s, **FP32)
