@@ -63,7 +63,7 @@ def _forward(x, s0, names, maps, valid):
     uses_v = w_vs_t is not None
     gates = x.new_empty(T, N, J + 2 if uses_v else J, H)
     gates[:, :, 0] = 0  # op 0's logit; the rest is written before it is read
-    flat = gates.view(T * N, -1)
+    flat = gates.view(T * N, gates.size(2) * H)  # explicit widths: N may be 0
     if w_in.size(0):
         torch.addmm(b_in, x.reshape(T * N, D), w_in.t(), out=flat[:, H:])
     width = w_s_t.size(1)
@@ -81,7 +81,7 @@ def _forward(x, s0, names, maps, valid):
     # Every per-step view made up front: slicing in the loop costs more than the math at
     # small sizes.
     hs_t, p_t, ops_t = hs.unbind(0), p.unbind(0), ops.unbind(0)
-    flat_t = gates.view(T, N, -1).unbind(0)
+    flat_t = gates.view(T, N, gates.size(2) * H).unbind(0)
     rs_t = rs.unbind(0) if rs is not None else ()
     valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
     for t in range(T):
@@ -162,7 +162,7 @@ class _MuFuRuSequence(torch.autograd.Function):
                 s_back.add_to(ds, d_s_in_t[t])
             if uses_v:
                 ds.addcmul_(d_rs, r_t[t])
-        flat = buf.view(T * N, -1)
+        flat = buf.view(T * N, buf.size(2))
         grad_x = flat.mm(w_in).view(T, N, D) if need[0] else None
         weights = _weight_grads(x, s_prev, flat, rs, rows_s, J)
         weights = [w if n else None for w, n in zip(weights, need[4:])]
