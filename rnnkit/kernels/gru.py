@@ -4,7 +4,9 @@ without variational dropout masks, forward and backward.
 The layout of ``rnnkit.kernels.lstm``: one product for every step's input projection, one
 or two recurrent products per step into preallocated buffers, the element-wise backward per
 step with the gradient-independent factors computed for all steps at once, and the weight,
-bias and input gradients as one product each over all ``T·N`` rows.
+bias and input gradients as one product each over all ``T·N`` rows. Without dropout masks
+the per-step products run against weights prepared once per call
+(:mod:`rnnkit.kernels.step_product`); with them, gate by gate on ``mm``.
 
 Dropout masks (Gal & Ghahramani) are one per gate path, ``x_mask (3, R, D)`` and
 ``h_mask (3, R, H)`` with ``R = N`` or 1, the same at every step; ``valid (T, N)`` float marks
@@ -23,6 +25,7 @@ import torch
 from torch import Tensor
 
 from .activation import minus_one, tanh_from_sigmoid_
+from .step_product import StepProduct
 
 INFERENCE_CHUNK = 64
 
@@ -53,14 +56,17 @@ class _GRUSequence(torch.autograd.Function):
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask, valid, after):
         T, N, D = x.shape
         H = h0.size(1)
-        w_t = [w.t().contiguous() for w in weight_hh.split(H)]  # 3 x (H, H)
-        w_rz_t = torch.cat(w_t[:2], 1)  # (H, 2H)
+        # with h_mask, the masked products gate by gate: 3 x (H, H)
+        w_t = [] if h_mask is None else [w.t().contiguous() for w in weight_hh.split(H)]
         b_hr, b_hz, b_hn = bias_hh.split(H)
         # Biases of the recurrent products that sum straight into the pre-activations.
         folded = torch.cat((b_hr, b_hz, b_hn if not after else torch.zeros_like(b_hn)))
         gates = _project_inputs(x, weight_ih, bias_ih + folded, x_mask).view(T, N, 3 * H)
         gates[..., 2 * H :].mul_(2)
-        w_n2, b_hn2, m1 = w_t[2] * 2, b_hn * 2, minus_one(x)
+        b_hn2, m1 = b_hn * 2, minus_one(x)
+        # The per-step products against prepared weights (oneDNN where it pays): W_rz, 2 W_hn.
+        rz_product = StepProduct(weight_hh[: 2 * H], N, T)
+        n_product = StepProduct(weight_hh[2 * H :] * 2, N, T)
         hs = x.new_empty(T + 1, N, H)
         hs[0] = h0
         # Cho: r ⊙ (h ⊙ m_n), the input of W_hn; reset after: W_hn (h ⊙ m_n) + b_hn.
@@ -74,7 +80,7 @@ class _GRUSequence(torch.autograd.Function):
         for t in range(T):
             h = hs_t[t]
             if h_mask is None:
-                rz_t[t].addmm_(h, w_rz_t)
+                rz_product.add_to(rz_t[t], h)
             else:
                 for g, p in enumerate(_recurrent(h, w_t, h_mask, range(2))):
                     (r_t, z_t)[g][t].add_(p)
@@ -82,10 +88,10 @@ class _GRUSequence(torch.autograd.Function):
             r, z, n = r_t[t], z_t[t], n_t[t]
             hn = h if h_mask is None else h * h_mask[2]
             if after:
-                torch.addmm(b_hn2, hn, w_n2, out=inner_t[t])
+                n_product.add(b_hn2, hn, out=inner_t[t])
                 n.addcmul_(r, inner_t[t])
             else:
-                n.addmm_(torch.mul(r, hn, out=inner_t[t]), w_n2)
+                n_product.add_to(n, torch.mul(r, hn, out=inner_t[t]))
             tanh_from_sigmoid_(n.sigmoid_(), m1)
             torch.lerp(n, h, z, out=hs_t[t + 1])  # n + z (h - n) = (1 - z) n + z h
             if valid_t is not None:
@@ -122,21 +128,22 @@ class _GRUSequence(torch.autograd.Function):
         direct_t, rz_grad_t = buf[..., 4 * H :].unbind(0), buf[..., H : 3 * H].unbind(0)
         by_h_t, by_n_t, grad_t = by_h.unbind(0), by_n.unbind(0), grad_out.unbind(0)
         valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
-        w_rz = weight_hh[: 2 * H]
+        # dh = da_rz W_rz, d(hn) = d W_hn: the per-step products against prepared weights
+        rz_back, n_back = StepProduct(weight_hh[: 2 * H].t(), N, T), StepProduct(w[2].t(), N, T)
         dh = grad_t[T - 1] if grad_h is None else grad_t[T - 1] + grad_h
         for t in range(T - 1, -1, -1):
             if valid_t is not None:
                 dh = dh * valid_t[t]
             torch.mul(by_h_t[t], dh.unsqueeze(1), out=buf_h[t])
-            d_n_in = da_n_t[t] if after else da_n_t[t].mm(w[2])
+            d_n_in = da_n_t[t] if after else n_back(da_n_t[t])
             torch.mul(by_n_t[t], d_n_in.unsqueeze(1), out=buf_n[t])
             if t == 0 and not ctx.needs_input_grad[1]:
                 break
             # d_inner is w.r.t. hn (Cho) or W_hn hn + b_hn (reset after)
-            d_hn = d_inner_t[t].mm(w[2]) if after else d_inner_t[t]
+            d_hn = n_back(d_inner_t[t]) if after else d_inner_t[t]
             prev = direct_t[t] + grad_t[t - 1] if t > 0 else direct_t[t]
             if h_mask is None:
-                dh = torch.addmm(prev, rz_grad_t[t], w_rz).add_(d_hn)
+                dh = rz_back.add(prev, rz_grad_t[t]).add_(d_hn)
             else:
                 dh = prev.addcmul(d_hn, h_mask[2])
                 step = buf[t]
@@ -187,11 +194,12 @@ def _gru_inference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask
     """The forward alone, in chunks of steps, keeping only the output and the last state."""
     T, N, _ = x.shape
     H = h0.size(1)
-    w_t = [w.t().contiguous() for w in weight_hh.split(H)]
-    w_rz_t = torch.cat(w_t[:2], 1)
+    w_t = [] if h_mask is None else [w.t().contiguous() for w in weight_hh.split(H)]
     b_hr, b_hz, b_hn = bias_hh.split(H)
     folded = bias_ih + torch.cat((b_hr, b_hz, b_hn if not after else torch.zeros_like(b_hn)))
-    w_n2, b_hn2, m1 = w_t[2] * 2, b_hn * 2, minus_one(x)
+    b_hn2, m1 = b_hn * 2, minus_one(x)
+    rz_product = StepProduct(weight_hh[: 2 * H], N, T)
+    n_product = StepProduct(weight_hh[2 * H :] * 2, N, T)
     out = x.new_empty(T, N, H)
     h = h0
     for start in range(0, T, INFERENCE_CHUNK):
@@ -200,7 +208,7 @@ def _gru_inference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask
         gates[..., 2 * H :].mul_(2)
         for k, a in enumerate(gates.unbind(0)):
             if h_mask is None:
-                a[:, : 2 * H].addmm_(h, w_rz_t)
+                rz_product.add_to(a[:, : 2 * H], h)
             else:
                 for g, p in enumerate(_recurrent(h, w_t, h_mask, range(2))):
                     a[:, g * H : (g + 1) * H].add_(p)
@@ -208,9 +216,9 @@ def _gru_inference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask
             r, z, n = a.split(H, 1)
             hn = h if h_mask is None else h * h_mask[2]
             if after:
-                n.addcmul_(r, torch.addmm(b_hn2, hn, w_n2))
+                n.addcmul_(r, n_product.add(b_hn2, hn))
             else:
-                n.addmm_(r * hn, w_n2)
+                n_product.add_to(n, r * hn)
             tanh_from_sigmoid_(n.sigmoid_(), m1)
             h = torch.lerp(n, h, z, out=out[start + k])
             if valid is not None:

@@ -1,8 +1,8 @@
 """Whole-sequence LSTM kernels: FastLSTM's equations and the peephole LSTM, forward and backward.
 
 One ``torch.autograd.Function`` runs all ``T`` steps. Forward: the input projection of every
-step is one matrix product, then each step adds one product ``h W_hhᵀ`` (against a contiguous
-transposed weight) into it and applies the gate non-linearities in place, keeping the
+step is one matrix product, then each step adds one product ``h W_hhᵀ`` (against a weight
+prepared once per call: :mod:`rnnkit.kernels.step_product`) into it and applies the gate non-linearities in place, keeping the
 activations. Backward: each step does only its element-wise part (the factors that do not
 depend on the incoming gradient are computed for all steps at once first) and one product
 for ``dh``; the weight, bias and input gradients are then one matrix product each over all
@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from .activation import minus_one, tanh_from_sigmoid_
+from .step_product import StepProduct
 
 # Steps whose input projection is computed at once when no gradient is needed.
 INFERENCE_CHUNK = 64
@@ -40,13 +41,14 @@ def _project(x2d: Tensor, weight_ih: Tensor, bias: Tensor, H: int) -> Tensor:
 
 
 def _recurrent_weights(
-    weight_hh: Tensor, H: int, peepholes: tuple[Tensor | None, ...]
-) -> tuple[Tensor, tuple[Tensor | None, ...]]:
-    """``W_hhᵀ (H, 4H)`` contiguous with the g block doubled, and the peepholes halved (they
-    read the doubled cell)."""
-    w_hh_t = weight_hh.t().contiguous()  # the per-step product reads it row-wise
-    w_hh_t[:, 2 * H : 3 * H].mul_(2)
-    return w_hh_t, tuple(None if w is None else w * 0.5 for w in peepholes)
+    weight_hh: Tensor, N: int, T: int, peepholes: tuple[Tensor | None, ...]
+) -> tuple[StepProduct, tuple[Tensor | None, ...]]:
+    """The per-step product by ``W_hh`` with the g block doubled, and the peepholes halved
+    (they read the doubled cell)."""
+    H = weight_hh.size(1)
+    doubled = weight_hh.detach().clone()
+    doubled[2 * H : 3 * H].mul_(2)
+    return StepProduct(doubled, N, T), tuple(None if w is None else w * 0.5 for w in peepholes)
 
 
 class _LSTMSequence(torch.autograd.Function):
@@ -55,7 +57,7 @@ class _LSTMSequence(torch.autograd.Function):
         T, N, D = x.shape
         H = h0.size(1)
         gates = _project(x.reshape(T * N, D), weight_ih, bias, H).view(T, N, 4 * H)
-        w_hh_t, (w_ci2, w_cf2, w_co2) = _recurrent_weights(weight_hh, H, (w_ci, w_cf, w_co))
+        w_hh, (w_ci2, w_cf2, w_co2) = _recurrent_weights(weight_hh, N, T, (w_ci, w_cf, w_co))
         m1 = minus_one(x)
         hs = x.new_empty(T + 1, N, H)
         cs = x.new_empty(T + 1, N, H)  # 2c during the loop
@@ -69,7 +71,7 @@ class _LSTMSequence(torch.autograd.Function):
         ifg_t = gates[..., : 3 * H].unbind(0)
         valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
         for t in range(T):
-            a_all[t].addmm_(hs_t[t], w_hh_t)
+            w_hh.add_to(a_all[t], hs_t[t])
             if w_ci is None:
                 a_all[t].sigmoid_()
             else:  # i and f see the old cell, o the new one (below)
@@ -120,6 +122,7 @@ class _LSTMSequence(torch.autograd.Function):
         grad_t = grad_out.unbind(0)
         valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
         dh = grad_t[T - 1] if grad_h is None else grad_t[T - 1] + grad_h
+        w_hh_back = StepProduct(weight_hh.t(), N, T)  # dh = da W_hh
         dc_next = torch.zeros_like(dh) if grad_c is None else grad_c
         for t in range(T - 1, -1, -1):
             if valid_t is not None:
@@ -135,9 +138,9 @@ class _LSTMSequence(torch.autograd.Function):
                 step = buf[t]
                 dc_next.addcmul_(step[:, H : 2 * H], w_ci).addcmul_(step[:, 2 * H : 3 * H], w_cf)
             if t > 0:
-                dh = torch.addmm(grad_t[t - 1], buf_gates[t], weight_hh)
+                dh = w_hh_back.add(grad_t[t - 1], buf_gates[t])
             elif ctx.needs_input_grad[1]:
-                dh = buf_gates[t].mm(weight_hh)
+                dh = w_hh_back(buf_gates[t])
         da = buf.view(T * N, 5 * H)[:, H:]  # (T·N, 4H), gates [i, f, g, o]
         need = ctx.needs_input_grad
         grad_x = da.mm(weight_ih).view(T, N, D) if need[0] else None
@@ -162,7 +165,7 @@ def _lstm_inference(x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, val
     T, N, _ = x.shape
     H = h0.size(1)
     peepholes = w_ci is not None
-    w_hh_t, (w_ci2, w_cf2, w_co2) = _recurrent_weights(weight_hh, H, (w_ci, w_cf, w_co))
+    w_hh, (w_ci2, w_cf2, w_co2) = _recurrent_weights(weight_hh, N, T, (w_ci, w_cf, w_co))
     m1 = minus_one(x)
     out = x.new_empty(T, N, H)
     h, c2 = h0, c0 * 2  # the cell doubled, as in the training kernel
@@ -171,7 +174,7 @@ def _lstm_inference(x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, val
         chunk = x[start : start + INFERENCE_CHUNK]
         gates = _project(chunk.reshape(-1, chunk.size(2)), weight_ih, bias, H)
         for k, a in enumerate(gates.view(chunk.size(0), N, 4 * H).unbind(0)):
-            a.addmm_(h, w_hh_t)
+            w_hh.add_to(a, h)
             i, f, g, o = a.split(H, 1)
             if peepholes:
                 i.addcmul_(c2, w_ci2)

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from .intercept import chunked
 from .mufuru_ops import WITHOUT_V, op_slopes, write_op
+from .step_product import StepProduct
 
 
 def _maps(names, D, weights):
@@ -62,10 +63,13 @@ def _forward(x, s0, names, maps, valid):
     uses_v = w_vs_t is not None
     gates = x.new_empty(T, N, J + 2 if uses_v else J, H)
     gates[:, :, 0] = 0  # op 0's logit; the rest is written before it is read
-    flat = gates.view(T * N, -1)
+    flat = gates.view(T * N, gates.size(2) * H)  # explicit widths: N may be 0
     if w_in.size(0):
         torch.addmm(b_in, x.reshape(T * N, D), w_in.t(), out=flat[:, H:])
     width = w_s_t.size(1)
+    # The per-step products against weights prepared once (oneDNN where it pays).
+    s_product = StepProduct(w_s_t.t(), N, T) if width else None
+    vs_product = StepProduct(w_vs_t.t(), N, T) if w_vs_t is not None else None
     hs = x.new_empty(T + 1, N, H)
     hs[0] = s0
     p = x.new_ones(T, N, J, H) if J == 1 else x.new_empty(T, N, J, H)
@@ -77,18 +81,18 @@ def _forward(x, s0, names, maps, valid):
     # Every per-step view made up front: slicing in the loop costs more than the math at
     # small sizes.
     hs_t, p_t, ops_t = hs.unbind(0), p.unbind(0), ops.unbind(0)
-    flat_t = gates.view(T, N, -1).unbind(0)
+    flat_t = gates.view(T, N, gates.size(2) * H).unbind(0)
     rs_t = rs.unbind(0) if rs is not None else ()
     valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
     for t in range(T):
         s, g = hs_t[t], flat_t[t]
-        if width:
-            g[:, H : H + width].addmm_(s, w_s_t)
+        if s_product is not None:
+            s_product.add_to(g[:, H : H + width], s)
         v = None
-        if uses_v:
+        if vs_product is not None:
             r = g[:, J * H : (J + 1) * H].sigmoid_()
             torch.mul(r, s, out=rs_t[t])
-            v = g[:, (J + 1) * H :].addmm_(rs_t[t], w_vs_t).sigmoid_()
+            v = vs_product.add_to(g[:, (J + 1) * H :], rs_t[t]).sigmoid_()
         if J > 1:
             torch.softmax(g[:, : J * H].view(N, J, H), 1, out=p_t[t])
         for j, name in enumerate(names):
@@ -139,23 +143,26 @@ class _MuFuRuSequence(torch.autograd.Function):
             d_r_t, d_v_t = buf[..., -2 * H : -H].unbind(0), buf[..., -H:].unbind(0)
             pv_t, sr_t, r_t = pv.unbind(0), sr.unbind(0), r.unbind(0)
         valid_t = None if valid is None else valid.unsqueeze(2).unbind(0)
+        # ds = d_s_in W_s, d(r ⊙ s) = da_v W_vs: against weights prepared once
+        s_back = StepProduct(w_s_t, N, T) if rows_s else None
+        vs_back = StepProduct(w_vs_t, N, T) if w_vs_t is not None else None
         ds = grad_t[T - 1] if grad_s is None else grad_t[T - 1] + grad_s
         for t in range(T - 1, -1, -1):
             g = ds if valid_t is None else ds * valid_t[t]
             if J > 1:
                 torch.mul(q_t[t], g.unsqueeze(1), out=d_logit_t[t])
-            if uses_v:
+            if vs_back is not None:
                 torch.mul(g, pv_t[t], out=d_v_t[t])
-                d_rs: Tensor = d_v_t[t].mm(w_vs_t.t())
+                d_rs: Tensor = vs_back(d_v_t[t])
                 torch.mul(d_rs, sr_t[t], out=d_r_t[t])
             if t == 0 and not need[1]:
                 break
             ds = torch.addcmul(grad_t[t - 1], g, ps_t[t]) if t > 0 else g * ps_t[t]
-            if rows_s:
-                ds.addmm_(d_s_in_t[t], w_s_t.t())
+            if s_back is not None:
+                s_back.add_to(ds, d_s_in_t[t])
             if uses_v:
                 ds.addcmul_(d_rs, r_t[t])
-        flat = buf.view(T * N, -1)
+        flat = buf.view(T * N, buf.size(2))
         grad_x = flat.mm(w_in).view(T, N, D) if need[0] else None
         weights = _weight_grads(x, s_prev, flat, rs, rows_s, J)
         weights = [w if n else None for w, n in zip(weights, need[4:])]
