@@ -1,13 +1,14 @@
 """A whole LanguageModel training step at V = 10k, 100k, 800k: softmax, NCE, sampled, adaptive.
 
-    python -m benchmarks.lm_vocab [--vocab 10000 100000 800000] [--outputs ...] [--train-800k S]
+    python -m benchmarks.lm_vocab [--vocab 10000 100000 800000] [--outputs ...] [--optimizer sgd]
 
 The original's Billion-Words NCE example shape (``examples/noise-contrastive-estimate.lua``
 defaults): embedding 256, 2 × 256 LSTM, batch 128, BPTT 50, k = 100 noise words, on a
 synthetic Zipfian corpus (word ``r`` has probability ``∝ 1 / r``). One step = forward,
 backward, gradient-norm clipping, Adam (``LazyAdam`` — SparseAdam on the sparse rows — for
 NCE and sampled, whose embedding and output rows get sparse gradients; dense Adam for the
-softmax and the adaptive softmax). Each (output, V) runs in its own process, so its peak
+softmax and the adaptive softmax); ``--optimizer sgd``: plain SGD for every output, as the
+original's NCE example (no moment tables: sparse rows update in place). Each (output, V) runs in its own process, so its peak
 resident memory (``ru_maxrss``: weights, gradients, optimiser state, activations) is its own.
 
 Where the full softmax's ``(R, V)`` logits would exceed ``--chunk-bytes`` (R = 6,400 rows), the
@@ -49,11 +50,13 @@ def batch(p: torch.Tensor, g: torch.Generator):
     return ids[:-1], ids[1:]
 
 
-def build(output: str, V: int):
+def build(output: str, V: int, optimizer: str = "adam"):
     model = LanguageModel(V, "lstm", E, H, LAYERS, nce_k=K if output in ("nce", "sampled") else 0,
                           output=output, sparse=output in ("nce", "sampled"))  # fmt: skip
     model.set_unigrams(zipf(V) * 1e9)
     sparse = model.sparse_parameters()
+    if optimizer == "sgd":  # plain SGD, as the original's NCE example: no moment tables at all
+        return model, torch.optim.SGD(model.parameters(), lr=0.05)
     opt = LazyAdam(model.parameters(), sparse, lr=1e-3) if sparse else torch.optim.Adam(
         model.parameters(), lr=1e-3)  # fmt: skip
     return model, opt
@@ -99,10 +102,10 @@ def flops_per_token(output: str, V: int, model) -> float:
     return 3 * (lstm + out)
 
 
-def one(output: str, V: int, steps: int, chunk_bytes: float) -> dict:
+def one(output: str, V: int, steps: int, chunk_bytes: float, optimizer: str = "adam") -> dict:
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    model, opt = build(output, V)
+    model, opt = build(output, V, optimizer)
     p = zipf(V)
     chunk_rows = max(1, int(chunk_bytes // (4 * V)))
     params, times, losses = list(model.parameters()), [], []
@@ -158,6 +161,8 @@ def main(argv=None) -> None:
         "--steps", type=int, default=3, help="timed steps (softmax at V >= 800k: 1)"
     )
     parser.add_argument("--chunk-bytes", type=float, default=2e9)
+    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                        help="adam: Adam / LazyAdam (default); sgd: plain SGD on every output")  # fmt: skip
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--train", nargs=3, metavar=("OUTPUT", "V", "STEPS"),
                         help="instead: train OUTPUT at V for STEPS steps, print loss and memory")  # fmt: skip
@@ -166,11 +171,13 @@ def main(argv=None) -> None:
         train(args.train[0], int(args.train[1]), int(args.train[2]))
         return
     if args.one:
-        print(json.dumps(one(args.one[0], int(args.one[1]), args.steps, args.chunk_bytes)))
+        print(json.dumps(one(args.one[0], int(args.one[1]), args.steps, args.chunk_bytes,
+                             args.optimizer)))  # fmt: skip
         return
     peak = matmul_peak(1024, {"warmup": 2, "repeats": 5}, torch.device("cpu"))
     print(f"machine: {machine(torch.device('cpu'))}; float32 matmul peak {peak / 1e9:.0f} GFLOP/s")
-    print(f"shape: E {E}, 2 x {H} LSTM, T {T}, N {N}, K {K}; Adam (LazyAdam for nce/sampled)\n")
+    opt = "Adam (LazyAdam for nce/sampled)" if args.optimizer == "adam" else "SGD"
+    print(f"shape: E {E}, 2 x {H} LSTM, T {T}, N {N}, K {K}; {opt}\n")
     print("| V | output | s/step | tokens/s | × softmax | peak RSS GB | of matmul peak |")
     print("|---:|---|---:|---:|---:|---:|---:|")
     for V in args.vocab:
@@ -178,7 +185,8 @@ def main(argv=None) -> None:
         for output in args.outputs:
             steps = 1 if output == "softmax" and V >= 800_000 else args.steps
             cmd = [sys.executable, "-m", "benchmarks.lm_vocab", "--one", output, str(V),
-                   "--steps", str(steps), "--chunk-bytes", str(args.chunk_bytes)]  # fmt: skip
+                   "--steps", str(steps), "--chunk-bytes", str(args.chunk_bytes),
+                   "--optimizer", args.optimizer]  # fmt: skip
             r = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
             base = r["tokens_per_s"] if output == "softmax" else base
             ratio = f"{r['tokens_per_s'] / base:.1f}×" if base else "—"

@@ -14,7 +14,7 @@ from ..models.output_layer import OUTPUTS
 from .checks import FRACTION, NONNEG, NONNEG_INT, POSITIVE_INT, TEMPERATURE
 from .loop_config import LoopConfig, _opt
 
-DEFAULT_NOISE_K = 25
+DEFAULT_NOISE_K = 500  # noise shared per batch: k in the hundreds costs little (docs/nce.md)
 
 __all__ = ["TrainConfig", "_opt"]
 

@@ -136,3 +136,14 @@ def test_errors_name_the_module_and_the_values():
         LanguageModel(V, nce_k=-2, output="nce")
     with pytest.raises(ValueError, match="NCEModule: expected k to be a positive int, got 0"):
         NCEModule(4, V, torch.ones(V), k=0)
+
+
+def test_nce_and_sampled_default_to_500_noise_words_and_sparse_rows():
+    # The recipe of docs/nce.md: noise shared per batch makes k = 500 cheap; k = 25 trained
+    # PTB far worse (docs/results.md). An explicit --nce-k still wins.
+    from rnnkit.training.config import TrainConfig
+
+    assert TrainConfig(output="nce").resolved_output() == ("nce", 500, True)
+    assert TrainConfig(output="sampled").resolved_output() == ("sampled", 500, True)
+    assert TrainConfig(nce_k=30).resolved_output() == ("nce", 30, True)
+    assert TrainConfig().resolved_output() == ("softmax", 0, False)
