@@ -114,7 +114,11 @@ class Trainer:
             self.state, history = upgrade_state(FRESH, ckpt["state"], ckpt["history"])
             task.restore(self.model, ckpt)
             set_rng_state(ckpt["rng"][procs.rank] if procs.distributed else ckpt["rng"])
-            if "learning_rate" in self.given or "lr_schedule" in self.given:
+            # A new rate or schedule restarts from it; the same command line given again
+            # (the stored values) continues the schedule where it was.
+            stored = ckpt["config"]
+            if any(k in self.given and getattr(c, k) != stored.get(k)
+                   for k in ("learning_rate", "lr_schedule")):  # fmt: skip
                 self.state["lr"] = first_lr(c, self.state["epoch"])
             self.echo(f"resuming from {self.path}: epoch {self.state['epoch']}, iteration "
                       f"{self.state['iteration']}")  # fmt: skip

@@ -298,3 +298,19 @@ def test_sigint_saves_a_loadable_checkpoint_and_exits_130(tmp_path):
         TrainConfig(out_dir=str(out), resume=True, time_budget=1e-9), echo=quiet
     )
     assert summary["iterations"] == done + 1
+
+
+def test_resume_with_the_same_learning_rate_continues_the_decayed_schedule(text_file, tmp_path):
+    # the first NCE PTB run was resumed with its own command line, and epoch 12 ran at the
+    # initial rate again instead of the decayed one
+    options = dict(learning_rate=0.004, lr_decay_start=1, lr_decay_every=1, lr_decay_factor=0.5)
+    train_language_model(config(text_file, tmp_path, max_epochs=2, **options), echo=quiet)
+    train_language_model(config(text_file, tmp_path, resume=True, max_epochs=3, **options),
+                         echo=quiet)  # fmt: skip
+    ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
+    straight = tmp_path / "straight"
+    straight.mkdir()
+    train_language_model(config(text_file, straight, max_epochs=3, **options), echo=quiet)
+    expected = [v["lr"] for v in load_checkpoint(straight / "checkpoint.pt")["history"]["valid"]]
+    assert [v["lr"] for v in ckpt["history"]["valid"]] == expected
+    assert expected[2] < expected[0]  # the schedule did decay
