@@ -65,8 +65,11 @@ def test_issue_11_an_interrupt_during_start_up_exits_130_without_a_traceback(tmp
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "rnnkit", "train", "--data", str(data), "--out-dir", str(out),
            "--no-progress"]  # fmt: skip
+    # A shell's background job (`pytest … &`) starts with SIGINT ignored, which Python and
+    # the child inherit (Python then installs no KeyboardInterrupt handler): undo that.
     proc = subprocess.Popen(cmd, cwd=REPO, env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while not (out.is_dir() and any(p.name.startswith(".corpus-") for p in out.iterdir())):
