@@ -50,15 +50,15 @@ def batch(p: torch.Tensor, g: torch.Generator):
     return ids[:-1], ids[1:]
 
 
-def build(output: str, V: int, optimizer: str = "adam"):
+def build(output: str, V: int, optimizer: str = "adam", lr: float | None = None):
     model = LanguageModel(V, "lstm", E, H, LAYERS, nce_k=K if output in ("nce", "sampled") else 0,
                           output=output, sparse=output in ("nce", "sampled"))  # fmt: skip
     model.set_unigrams(zipf(V) * 1e9)
     sparse = model.sparse_parameters()
     if optimizer == "sgd":  # plain SGD, as the original's NCE example: no moment tables at all
-        return model, torch.optim.SGD(model.parameters(), lr=0.05)
-    opt = LazyAdam(model.parameters(), sparse, lr=1e-3) if sparse else torch.optim.Adam(
-        model.parameters(), lr=1e-3)  # fmt: skip
+        return model, torch.optim.SGD(model.parameters(), lr=lr or 0.05)
+    opt = LazyAdam(model.parameters(), sparse, lr=lr or 1e-3) if sparse else torch.optim.Adam(
+        model.parameters(), lr=lr or 1e-3)  # fmt: skip
     return model, opt
 
 
@@ -127,11 +127,11 @@ def one(output: str, V: int, steps: int, chunk_bytes: float, optimizer: str = "a
             "losses": losses}  # fmt: skip
 
 
-def train(output: str, V: int, steps: int) -> None:
+def train(output: str, V: int, steps: int, optimizer: str = "adam", lr: float | None = None) -> None:
     """A short run on the Zipfian stream: the training loss and the peak RSS every 5 steps."""
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
-    model, opt = build(output, V)
+    model, opt = build(output, V, optimizer, lr)
     p, params, start = zipf(V), list(model.parameters()), time.perf_counter()
     # A fixed first-order chain over the Zipfian words: word w is followed by (w * 7 + c) % V
     # with c Zipfian, so there is context to learn beyond the unigram distribution.
@@ -163,12 +163,13 @@ def main(argv=None) -> None:
     parser.add_argument("--chunk-bytes", type=float, default=2e9)
     parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
                         help="adam: Adam / LazyAdam (default); sgd: plain SGD on every output")  # fmt: skip
+    parser.add_argument("--lr", type=float, help="learning rate (default: SGD 0.05, Adam 1e-3)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--train", nargs=3, metavar=("OUTPUT", "V", "STEPS"),
                         help="instead: train OUTPUT at V for STEPS steps, print loss and memory")  # fmt: skip
     args = parser.parse_args(argv)
     if args.train:
-        train(args.train[0], int(args.train[1]), int(args.train[2]))
+        train(args.train[0], int(args.train[1]), int(args.train[2]), args.optimizer, args.lr)
         return
     if args.one:
         print(json.dumps(one(args.one[0], int(args.one[1]), args.steps, args.chunk_bytes,
