@@ -55,10 +55,12 @@ def build(output: str, V: int, optimizer: str = "adam", lr: float | None = None)
                           output=output, sparse=output in ("nce", "sampled"))  # fmt: skip
     model.set_unigrams(zipf(V) * 1e9)
     sparse = model.sparse_parameters()
+    if lr is None:
+        lr = 0.05 if optimizer == "sgd" else 1e-3
     if optimizer == "sgd":  # plain SGD, as the original's NCE example: no moment tables at all
-        return model, torch.optim.SGD(model.parameters(), lr=lr or 0.05)
-    opt = LazyAdam(model.parameters(), sparse, lr=lr or 1e-3) if sparse else torch.optim.Adam(
-        model.parameters(), lr=lr or 1e-3)  # fmt: skip
+        return model, torch.optim.SGD(model.parameters(), lr=lr)
+    opt = LazyAdam(model.parameters(), sparse, lr=lr) if sparse else torch.optim.Adam(
+        model.parameters(), lr=lr)  # fmt: skip
     return model, opt
 
 
