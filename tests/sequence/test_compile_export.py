@@ -2,8 +2,8 @@
 
 Compile: the fused kernels are a graph break (``torch.compiler.disable``), so the compiled
 module gives eager's outputs and gradients. Export: the graph is traced at the example's
-sequence length and batch size; a dynamic ``T`` is not supported yet (the test pins that, so the docs stay
-true when it changes).
+sequence length and batch size; a dynamic ``T`` is not supported yet (a test pins that, so the
+docs stay true when it changes).
 """
 
 import pytest
@@ -12,16 +12,16 @@ from torch.export import Dim
 
 import rnnkit
 
+FACTORIES = {
+    "SeqLSTM": lambda: rnnkit.SeqLSTM(4, 6),
+    "SeqGRU": lambda: rnnkit.SeqGRU(4, 6),
+    "Sequencer(FastLSTM)": lambda: rnnkit.Sequencer(rnnkit.FastLSTM(4, 6)),
+}
 
-def _modules():
-    torch.manual_seed(0)
-    return [("SeqLSTM", rnnkit.SeqLSTM(4, 6)), ("SeqGRU", rnnkit.SeqGRU(4, 6)),
-            ("Sequencer(FastLSTM)", rnnkit.Sequencer(rnnkit.FastLSTM(4, 6)))]  # fmt: skip
 
-
-@pytest.mark.parametrize("index", range(3), ids=[n for n, _ in _modules()])
-def test_compile_matches_eager_outputs_and_gradients(index):
-    _, module = _modules()[index]
+@pytest.mark.parametrize("name", FACTORIES)
+def test_compile_matches_eager_outputs_and_gradients(name):
+    module = FACTORIES[name]()
     x = torch.randn(5, 3, 4, requires_grad=True)
     expected = module(x)
     expected.square().sum().backward()
@@ -36,10 +36,9 @@ def test_compile_matches_eager_outputs_and_gradients(index):
         torch.testing.assert_close(g, e)
 
 
-@pytest.mark.parametrize("index", range(3), ids=[n for n, _ in _modules()])
-def test_export_at_the_example_length_matches_eager(index):
-    _, module = _modules()[index]
-    module.eval()
+@pytest.mark.parametrize("name", FACTORIES)
+def test_export_at_the_example_length_matches_eager(name):
+    module = FACTORIES[name]().eval()
     x = torch.randn(5, 3, 4)
     program = torch.export.export(module, (x,))
     x2 = torch.randn(5, 3, 4)  # new values, the example's shape (both T and N are traced in)
