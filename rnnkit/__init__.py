@@ -43,6 +43,7 @@ from .sequence.seq_gru import SeqGRU
 from .sequence.seq_lstm import SeqLSTM, SeqLSTMP
 from .sequence.seq_rnn import SeqRNN, VanillaRNN
 from .sequence.sequencer import Sequencer
+from .sequence.streaming import Streaming
 from .tables import CAddTable, JoinTable, ParallelTable, SelectTable
 
 __version__ = "0.1.0"
@@ -87,6 +88,7 @@ __all__ = [
     "SeqReverseSequence",
     "Sequencer",
     "SequencerCriterion",
+    "Streaming",
     "TrimZero",
     "VRClassReward",
     "VanillaRNN",

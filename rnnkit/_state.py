@@ -80,7 +80,7 @@ def check_state(
     """
     sizes: list[tuple[str, int]] = []
     _check(module, state, spec, like, batch, sizes)
-    if len({n for _, n in sizes}) > 1:
+    if any(n != sizes[0][1] for _, n in sizes[1:]):  # not a set: sizes may be symbolic
         got = ", ".join(f"{name}: {n}" for name, n in sizes)
         raise ValueError(
             f"{module}: expected every tensor of the state to have the same batch size, got {got}"

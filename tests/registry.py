@@ -191,6 +191,10 @@ ENTRIES: list[Entry] = [
     _seq("SeqRNN", rnnkit.SeqRNN, lambda: rnnkit.SeqRNN(D, H), bf=_fused_bf),
     _seq("VanillaRNN", rnnkit.VanillaRNN, lambda: rnnkit.VanillaRNN(D, H), bf=_fused_bf),
     _seq("SeqBRNN", rnnkit.SeqBRNN, lambda: rnnkit.SeqBRNN(D, H).remember("both"), state=True),
+    # Batch-first, so that the output (N, T, H) and the final state (N, H) share a batch dim.
+    Entry("Streaming(SeqLSTM)", rnnkit.Streaming,
+          lambda: rnnkit.Streaming(rnnkit.SeqLSTM(D, H, batch_first=True).remember("both")),
+          lambda dt: (rand(N, T, D, dtype=dt),), batch_dim=0),
     # A deterministic policy, so that the whole loop is differentiable (gradcheck); the
     # REINFORCE policy is in RecurrentAttentionModel.
     Entry("RecurrentAttention", rnnkit.RecurrentAttention,

@@ -182,6 +182,10 @@ class LanguageModel(nn.Module):
         """The state each layer starts its next call from: one ``(h, c)`` / ``h`` / ``None`` per layer."""
         return tuple(rnn.get_state() for rnn in self.rnns)
 
+    def state_spec(self) -> tuple:
+        """The form of :meth:`get_state`: one layer's spec per layer."""
+        return tuple(rnn.state_spec() for rnn in self.rnns)
+
     def set_state(self, state: tuple | list | None) -> None:
         """Replace every layer's state (what :meth:`get_state` returned; ``None``: zeros)."""
         name = type(self).__name__
@@ -268,6 +272,8 @@ class LanguageModel(nn.Module):
 
 @torch.compiler.disable  # data-dependent: a clean graph break, not dynamo's .item() warnings
 def _expect_token_ids(module: str, ids: torch.Tensor, vocab_size: int, what: str) -> None:
+    if torch.compiler.is_exporting():
+        return  # an exported graph cannot raise on values; eager and compiled runs check
     if ids.numel() and not bool(((ids >= 0) & (ids < vocab_size)).all()):
         raise ValueError(
             f"{module}: expected {what} in [0, {vocab_size - 1}] (the vocabulary), got values "

@@ -14,15 +14,15 @@ and a few steps' workspace, not a graph of every step.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
+from torch import nn
 
 from .. import _nest, _seqio
+from ..kernels.scan import exporting, scan_steps
 from ..masking.zero_mask import zero_rows
-
-if TYPE_CHECKING:
-    from .abstract import AbstractRecurrent
+from .abstract import AbstractRecurrent
 
 
 def sequence_valid(module: str, x: torch.Tensor, n_input_dim: int) -> torch.Tensor:
@@ -47,6 +47,8 @@ def run_sequence(module: AbstractRecurrent, x: Any) -> list[torch.Tensor] | None
     ``x`` is a ``(T, N, *)`` tensor or a list of ``T`` tensors ``(N, *)`` of one shape; the result is the step outputs as one or two ``(T_k, N, *)``
     chunks: the steps outside the ``rho`` window (computed without a graph), then the others.
     """
+    if exporting() and scannable(module):
+        return _run_scanned(module, x)
     kernel = module.sequence_kernel()
     if kernel is None or len(x) == 0:
         return None
@@ -82,3 +84,31 @@ def run_sequence(module: AbstractRecurrent, x: Any) -> list[torch.Tensor] | None
     steps.step += T
     steps.clock.count += T
     return outputs
+
+
+def scannable(module: nn.Module) -> bool:
+    """Whether ``recurrent_step`` is pure: no step module inside carries state of its own.
+
+    ``trim_zero`` is scanned as ``mask_zero`` (the two agree exactly in ``eval()``).
+    """
+    nested = any(isinstance(m, AbstractRecurrent) for m in module.modules() if m is not module)
+    return not nested
+
+
+def _run_scanned(module: AbstractRecurrent, x: Any) -> list[torch.Tensor]:
+    """Under ``torch.export``: every step of ``x`` as one ``scan`` of ``recurrent_step``.
+
+    The exported graph keeps the sequence length dynamic. Export traces an ``eval()`` module
+    once, so the step counter is not advanced and no ``rho`` window applies.
+    """
+    x = x if isinstance(x, torch.Tensor) else torch.stack(list(x))
+    module.check_input(x[0])
+    state = module._carry.value
+    if state is None:
+        state = module.initial_state(x[0])
+    valid = None
+    if module.mask_n_input_dim is not None:
+        valid = sequence_valid(type(module).__name__, x, module.mask_n_input_dim)
+    out, state = scan_steps(lambda x_t, s: module.recurrent_step(x_t, s), state, x, valid)
+    module._carry.set(state)
+    return [out]

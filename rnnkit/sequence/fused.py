@@ -28,6 +28,7 @@ from .._checks import (
 )
 from .._params import new_parameter, uniform_init
 from .._state import StateSpec, TensorSpec, check_state
+from ..kernels.scan import exporting, scan_steps
 from ..recurrent.abstract import AbstractRecurrent
 from .abstract import AbstractSequencer
 
@@ -114,6 +115,15 @@ class FusedRecurrentLayer(AbstractSequencer):
         """Feature size of each state tensor: ``[R, H]`` for ``(h, c)``, ``[H]`` for ``h``."""
         return [self.hidden_size]
 
+    def _step(
+        self, projected: torch.Tensor, state: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """One step in plain torch ops, the exported time loop's body (see :meth:`_run_exported`).
+
+        ``projected (N, G·H)`` is ``W_ih x[t] + b_ih``; ``state`` the ``(N, S)`` state tensors.
+        """
+        raise NotImplementedError(f"{type(self).__name__} defines no _step")
+
     def reset_parameters(self) -> None:
         """Draw every parameter from ``U(-1/√H, 1/√H)`` (torch.nn.LSTM's init)."""
         uniform_init(self, self.hidden_size)
@@ -169,6 +179,18 @@ class FusedRecurrentLayer(AbstractSequencer):
                     x, batch_sizes, h, weights, True, 1, 0.0, self.training, False
                 )
         return result[0], [f.to(dtype) for f in result[1:]]
+
+    def _run_exported(
+        self, x: torch.Tensor, hx: list[torch.Tensor], valid: torch.Tensor | None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Under ``torch.export``: one input GEMM, then :meth:`_step` as one ``scan``.
+
+        The sequence length stays dynamic in the exported graph; masks reset the state at every
+        zero step (what ``_run_masked`` computes).
+        """
+        projected = torch.nn.functional.linear(x, self.weight_ih, self.bias_ih)
+        out, final = scan_steps(self._step, [h.squeeze(0) for h in hx], projected, valid)
+        return out, [f.unsqueeze(0) for f in final]
 
     def _run_packed(
         self, xs: torch.Tensor, hx: list[torch.Tensor], length: torch.Tensor, T: int
@@ -306,8 +328,11 @@ class FusedRecurrentLayer(AbstractSequencer):
         # In eval(), no graph and no training workspace, unless the caller asks for gradients
         # w.r.t. the input or the state.
         no_graph = not self.training and not _nest.requires_grad((input, state))
+        final: Any  # the kernel's state list (never None with need_final)
         with torch.no_grad() if no_graph else contextlib.nullcontext():
-            if valid is None or bool(valid.all()):
+            if exporting():
+                output, final = self._run_exported(x, hx, valid)
+            elif valid is None or bool(valid.all()):
                 output, final = self._run(x, hx)
             else:
                 # The final state is kept even when this call does not remember: a later call

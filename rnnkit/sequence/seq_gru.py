@@ -48,6 +48,13 @@ class SeqGRU(FusedRecurrentLayer):
 
     _resets_in_kernel = True
 
+    def _step(self, projected, state):
+        x_r, x_z, x_n = projected.chunk(3, 1)
+        h_r, h_z, h_n = torch.nn.functional.linear(state[0], self.weight_hh, self.bias_hh).chunk(3, 1)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        h = (1 - z) * torch.tanh(x_n + r * h_n) + z * state[0]  # the reset gate after the product
+        return h, [h]
+
     def _run_resetting(self, x, hx, valid):
         out, h = gru_sequence(
             x, hx[0].squeeze(0), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,

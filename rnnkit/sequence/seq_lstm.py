@@ -20,6 +20,16 @@ from ..recurrent.fast_lstm import FastLSTM
 from .fused import FusedRecurrentLayer
 
 
+def _lstm_cell(
+    projected: torch.Tensor, state: list[torch.Tensor], weight_hh: torch.Tensor, bias_hh: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(h, c)`` after one step from ``projected = W_ih x + b_ih (N, 4H)`` and ``state [h, c]``."""
+    h, c = state
+    i, f, g, o = (projected + torch.nn.functional.linear(h, weight_hh, bias_hh)).chunk(4, 1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
 class SeqLSTM(FusedRecurrentLayer):
     """LSTM over a whole sequence in one fused kernel call (``FastLSTM``'s equations).
 
@@ -67,6 +77,10 @@ class SeqLSTM(FusedRecurrentLayer):
         return [self.hidden_size, self.hidden_size]
 
     _resets_in_kernel = True
+
+    def _step(self, projected, state):
+        h, c = _lstm_cell(projected, state, self.weight_hh, self.bias_hh)
+        return h, [h, c]
 
     def _run_resetting(self, x, hx, valid):
         bias = self.bias_ih + self.bias_hh
@@ -187,6 +201,11 @@ class SeqLSTMP(FusedRecurrentLayer):
 
     def _state_sizes(self):
         return [self.output_size, self.hidden_size]
+
+    def _step(self, projected, state):
+        h, c = _lstm_cell(projected, state, self.weight_hh, self.bias_hh)
+        r = torch.nn.functional.linear(h, self.weight_hr)  # the projection (N, R)
+        return r, [r, c]
 
     def extra_repr(self) -> str:
         return super().extra_repr().replace(

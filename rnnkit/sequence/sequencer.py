@@ -14,8 +14,10 @@ from torch import nn
 
 from .. import _seqio
 from .._checks import expect_integer, named_errors
+from ..kernels.scan import exporting
 from ..recurrent.abstract import AbstractRecurrent, sequence_window
 from ..recurrent.recursor import Recursor
+from ..recurrent.whole_sequence import scannable
 from .abstract import AbstractSequencer
 
 
@@ -70,6 +72,8 @@ class Sequencer(AbstractSequencer):
     def forward(self, input: Any) -> Any:
         """The module applied to each step of ``input (T, N, *)`` (or a list of ``T`` steps), in order."""
         name = type(self).__name__
+        if exporting() and isinstance(input, torch.Tensor) and scannable(self.module):
+            return self._forward_exported(input)
         steps, as_tensor = _seqio.split(name, input, self.batch_first)
         if self._takes_indices and isinstance(steps[0], torch.Tensor):
             what = "input (its first layer is an nn.Embedding)"
@@ -89,6 +93,16 @@ class Sequencer(AbstractSequencer):
                 return _seqio.from_sequence(output, as_tensor, self.batch_first)
             outputs = [self.module(x) for x in steps]
         return _seqio.join(outputs, as_tensor, self.batch_first)
+
+    def _forward_exported(self, input: torch.Tensor) -> torch.Tensor:
+        """Under ``torch.export``: the module's steps as one ``scan``, the length kept dynamic."""
+        _seqio.split(type(self).__name__, input[:1] if not self.batch_first else input[:, :1],
+                     self.batch_first)  # the shape checks, on one step  # fmt: skip
+        self.begin_call()
+        with named_errors(type(self).__name__):
+            whole = input.transpose(0, 1) if self.batch_first else input
+            output = cast(list, self.module.run_sequence(whole))  # scannable: never None
+        return _seqio.from_sequence(output, True, self.batch_first)
 
     def extra_repr(self) -> str:
         parts = ["batch_first=True" if self.batch_first else "", super().extra_repr()]
