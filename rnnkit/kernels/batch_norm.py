@@ -46,13 +46,20 @@ def batch_norm_steps(bn: nn.BatchNorm1d, x: Tensor) -> Tensor:
 
 @torch.no_grad()
 def _update_running_stats(bn: nn.BatchNorm1d, mean: Tensor, unbiased_var: Tensor) -> None:
-    """The ``T`` updates one call per step makes: ``r ← (1 − m) r + m · stat_t`` (unbiased
-    variance; ``momentum=None``: the cumulative average)."""
+    """The ``T`` updates one call per step makes, ``r ← (1 − m_t) r + m_t · stat_t`` for
+    ``t = 0 .. T-1`` (unbiased variance; ``momentum=None``: ``m_t = 1 / count``, the
+    cumulative average), as one weighted sum: ``r_T = Π(1 − m_t) r_0 + Σ_t w_t stat_t`` with
+    ``w_t = m_t Π_{s>t} (1 − m_s)`` (one product instead of ``4T`` small updates)."""
     # Only called when bn.track_running_stats, so the buffers exist (typed Optional).
     count = cast(Tensor, bn.num_batches_tracked)
     running_mean, running_var = cast(Tensor, bn.running_mean), cast(Tensor, bn.running_var)
-    for t in range(mean.size(0)):
-        count.add_(1)
-        m = bn.momentum if bn.momentum is not None else 1.0 / float(count)
-        running_mean.mul_(1 - m).add_(mean[t], alpha=m)
-        running_var.mul_(1 - m).add_(unbiased_var[t], alpha=m)
+    T, start = mean.size(0), int(count)
+    rates = [bn.momentum if bn.momentum is not None else 1.0 / (start + t + 1) for t in range(T)]
+    weights, keep = [0.0] * T, 1.0  # keep: Π(1 − m_s) over the steps after t
+    for t in range(T - 1, -1, -1):
+        weights[t] = rates[t] * keep
+        keep *= 1.0 - rates[t]
+    w = torch.tensor(weights, dtype=mean.dtype, device=mean.device)
+    running_mean.mul_(keep).add_(w @ mean)
+    running_var.mul_(keep).add_(w @ unbiased_var)
+    count.add_(T)

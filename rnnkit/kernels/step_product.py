@@ -69,6 +69,12 @@ class StepProduct:
                                                       "none", [], "")  # fmt: skip
         return a.mm(self._weight_t)
 
+    def into(self, out: Tensor, a: Tensor) -> Tensor:
+        """``out = a Wᵀ`` written into ``out (N, M)``; returns ``out``."""
+        if self.onednn:
+            return out.copy_(self(a))
+        return torch.mm(a, self._weight_t, out=out)
+
     def add_to(self, out: Tensor, a: Tensor) -> Tensor:
         """``out += a Wᵀ`` in place; returns ``out``."""
         if self.onednn:

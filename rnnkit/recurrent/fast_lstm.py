@@ -19,6 +19,7 @@ from .._params import new_parameter, uniform_init, zeros_state
 from .._state import StateSpec, TensorSpec
 from ..cells.lstm import lstm_pointwise, lstm_step
 from ..kernels.batch_norm import batch_norm_steps
+from ..kernels.batch_norm_lstm import batchnorm_lstm_sequence, uses_batch_statistics
 from ..kernels.deferred import DeferredLinear
 from ..kernels.intercept import chunked
 from ..kernels.lstm import lstm_sequence
@@ -117,12 +118,20 @@ class FastLSTM(AbstractRecurrent):
     @torch.compiler.disable  # a graph break, as the other kernels: tracing unrolls every step
     def _run_batchnorm_sequence(self, x, state, valid):
         # W_ih x for all steps is one product, normalised with every step's statistics at
-        # once (bn_ih does not depend on the recurrence); W_hh h is deferred (weight gradient
-        # one product at the end), and bn_hh and bn_c are called at every step, in order, as
-        # the step path calls them: the same batch statistics and running-statistic updates.
+        # once (bn_ih does not depend on the recurrence). With batch statistics, bn_hh and bn_c
+        # run inside the whole-sequence kernel (the same statistics and running-statistic
+        # updates as the step path); otherwise (running statistics, or one row, where
+        # BatchNorm1d has its own errors) they are called at every step, in order, with
+        # W_hh h deferred (its weight gradient one product at the end).
         h, c = state
         projected = F.linear(x.transpose(0, 1), self.weight_ih)  # (N, T, 4H)
-        projected = batch_norm_steps(self.bn_ih, projected) + self.bias
+        projected = batch_norm_steps(self.bn_ih, projected)
+        batch_stats = uses_batch_statistics(self.bn_hh) and uses_batch_statistics(self.bn_c)
+        if batch_stats and x.size(1) > 1:
+            out, h, c = batchnorm_lstm_sequence(projected.transpose(0, 1), h, c, self.weight_hh,
+                                                self.bias, self.bn_hh, self.bn_c, valid)  # fmt: skip
+            return out, (h, c)
+        projected = projected + self.bias
         recurrent = DeferredLinear(self.weight_hh)
         outputs = []
         for t, projected_t in enumerate(projected.unbind(1)):

@@ -91,3 +91,53 @@ def test_mufuru_sequence_gradcheck():
         return mufuru_sequence(x, s, ops, *weights, valid=valid)
 
     assert gradcheck(run, (x, s, *weights))
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["dense", "zero-steps"])
+def test_batchnorm_lstm_sequence_gradcheck(masked):
+    from torch.autograd import gradcheck
+
+    from rnnkit.kernels.batch_norm_lstm import batchnorm_lstm_sequence
+
+    torch.manual_seed(3)
+    cell = rnnkit.FastLSTM(2, 2, batchnorm=True).double()
+    with torch.no_grad():  # gains and biases away from their initial 0.1 and 0
+        for bn in (cell.bn_hh, cell.bn_c):
+            bn.weight.uniform_(0.5, 1.5), bn.bias.uniform_(-0.5, 0.5)
+    projected = torch.randn(4, 3, 8, dtype=torch.float64, requires_grad=True)
+    h0, c0 = (torch.randn(3, 2, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    valid = torch.tensor([[1, 1, 1], [0, 1, 1], [1, 1, 0], [1, 1, 1]]) if masked else None
+    bns = (cell.bn_hh.weight, cell.bn_hh.bias, cell.bn_c.weight, cell.bn_c.bias)
+    params = (cell.weight_hh, cell.bias, *bns)
+
+    def run(projected, h0, c0, *_params):
+        return batchnorm_lstm_sequence(projected, h0, c0, cell.weight_hh, cell.bias, cell.bn_hh,
+                                       cell.bn_c, valid)
+
+    assert gradcheck(run, (projected, h0, c0, *params))
+
+
+def test_batchnorm_runs_its_whole_sequence_kernel_and_falls_back_where_it_cannot(monkeypatch):
+    from rnnkit.kernels import batch_norm_lstm
+
+    calls = []
+    kernel = batch_norm_lstm.batchnorm_lstm_sequence
+    monkeypatch.setattr("rnnkit.recurrent.fast_lstm.batchnorm_lstm_sequence",
+                        lambda *a: calls.append(1) or kernel(*a))  # fmt: skip
+    module = _make("bn_lstm", momentum=None)  # the cumulative average: counts must agree too
+    fast, slow, calls_ = twins(module)
+    assert_same_run(fast, slow, [_input()], calls=calls_)
+    assert_close(_bn_buffers(fast), _bn_buffers(slow), rtol=0, atol=1e-12)
+    assert calls, "the training call ran the step loop, not the kernel"
+    calls.clear()
+    fast.eval()  # running statistics: the step loop, with the same numbers
+    slow.eval()
+    x = _input()
+    (out_f,), _ = run_calls(fast, [x], backward=False)
+    (out_s,), _ = run_calls(slow, [x], backward=False)
+    assert not calls
+    assert_close(out_f, out_s, rtol=0, atol=1e-12)
+    one_row = rnnkit.Sequencer(rnnkit.FastLSTM(D, H, batchnorm=True))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        one_row(torch.randn(T, 1, D))  # BatchNorm1d's own error, as stepping gives
+    assert not calls
