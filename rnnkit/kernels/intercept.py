@@ -89,7 +89,7 @@ class _Interception:
         deferred = self.deferred.get(linear)
         if deferred is None:
             with torch.set_grad_enabled(self.grad):
-                deferred = DeferredLinear(linear.weight, linear.bias)
+                deferred = DeferredLinear(linear.weight, linear.bias, steps=self.x.size(0))
             self.deferred[linear] = deferred
         return deferred(inp)
 

@@ -132,7 +132,7 @@ class FastLSTM(AbstractRecurrent):
                                                 self.bias, self.bn_hh, self.bn_c, valid)  # fmt: skip
             return out, (h, c)
         projected = projected + self.bias
-        recurrent = DeferredLinear(self.weight_hh)
+        recurrent = DeferredLinear(self.weight_hh, steps=x.size(0))
         outputs = []
         for t, projected_t in enumerate(projected.unbind(1)):
             gates = projected_t + self.bn_hh(recurrent(h))

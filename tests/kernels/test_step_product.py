@@ -136,3 +136,33 @@ def test_mufuru_kernel_on_onednn_equals_blas(monkeypatch):
     )  # fmt: skip
     for f, s in zip((*fast, *fast_grads), (*slow, *slow_grads)):
         assert_close(f, s, **FP32)
+
+
+class _UserCell(torch.nn.Module):
+    """A user's cell for ``Recurrence``: its input map is hoisted, its recurrent one deferred."""
+
+    def __init__(self, D, H):
+        super().__init__()
+        self.ih, self.hh = torch.nn.Linear(D, 2 * H), torch.nn.Linear(H, 2 * H)
+
+    def forward(self, x, h):
+        a, b = (self.ih(x) + self.hh(h)).chunk(2, 1)
+        return torch.tanh(a) * torch.sigmoid(b)
+
+
+@needs_onednn
+@pytest.mark.parametrize("cell", ["user cell", "FastLSTM(batchnorm)"])
+def test_deferred_and_batchnorm_products_on_onednn_equal_blas(cell, monkeypatch):
+    import rnnkit
+
+    torch.manual_seed(5)
+    T, N, D, H = 7, 3, 4, 5
+    module = (rnnkit.Recurrence(_UserCell(D, H), H, 1) if cell == "user cell"
+              else rnnkit.FastLSTM(D, H, batchnorm=True))  # fmt: skip
+    x = torch.randn(T, N, D, requires_grad=True)
+    params = [x, *module.parameters()]
+    (fast, fast_grads), (slow, slow_grads) = _both(
+        lambda x: (rnnkit.Sequencer(module)(x),), (x,), params, monkeypatch
+    )
+    for f, s in zip((*fast, *fast_grads), (*slow, *slow_grads)):
+        assert_close(f, s, **FP32)
