@@ -11,6 +11,10 @@ the achieved matmul FLOP/s as a fraction of this machine's float32 matmul peak (
 of several large ``torch.mm`` in the same run), counting the matrix products only
 (forward ~1/3 of forward + backward). Then: inference (``no_grad`` forward), the masked
 fused path, whole-sequence evaluation memory (fresh subprocesses) and the first-call cost.
+
+``--device cuda`` runs every model on the GPU, where the peers ``torch.nn.LSTM``/``GRU`` are
+cuDNN's kernels; each timing then waits for the GPU (``torch.cuda.synchronize``), and the
+memory rows (process RSS) are left out.
 """
 
 from __future__ import annotations
@@ -79,6 +83,18 @@ def _out(y):
     return y[0] if isinstance(y, tuple) else y
 
 
+DEVICE = torch.device("cpu")  # set by --device
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
+def _randn(*shape: int) -> torch.Tensor:
+    return torch.randn(*shape, device=DEVICE)
+
+
 def round_robin(fns: dict, warmup: int, repeats: int) -> dict[str, float]:
     for fn in fns.values():
         for _ in range(warmup):
@@ -86,22 +102,22 @@ def round_robin(fns: dict, warmup: int, repeats: int) -> dict[str, float]:
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(_timed(fn))
     return {name: statistics.median(t) for name, t in times.items()}
 
 
 def matmul_peak(n: int) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = _randn(n, n), _randn(n, n)
     a @ b  # warm-up: the first product pays for thread start-up and allocation
     best = min(_timed(lambda: a @ b) for _ in range(5))
     return 2 * n**3 / best
 
 
 def _timed(fn) -> float:
+    _sync()
     start = time.perf_counter()
     fn()
+    _sync()
     return time.perf_counter() - start
 
 
@@ -110,9 +126,10 @@ def training_rows(cfg, peak, only) -> list[dict]:
     for T, N, H in cfg["shapes"]:
         torch.manual_seed(0)
         built_in_only = (T, N) != (50, 32) and H == 1024
-        cands = {k: v for k, v in models(H, built_in_only).items()
+        cands = {k: (m.to(DEVICE), peer, flops) for k, (m, peer, flops)
+                 in models(H, built_in_only).items()
                  if k.startswith("nn.") and not k.endswith("loop") or only in k}  # fmt: skip
-        x = torch.randn(T, N, H)
+        x = _randn(T, N, H)
 
         def step(m, x=x):
             return lambda: _out(m(x)).sum().backward()
@@ -131,8 +148,9 @@ def training_rows(cfg, peak, only) -> list[dict]:
 def inference_rows(cfg, peak) -> list[dict]:
     rows = []
     for T, N, H in cfg["shapes"][1:3] or cfg["shapes"]:
-        lstm, seq = nn.LSTM(H, H), rnnkit.Sequencer(rnnkit.FastLSTM(H, H))
-        x = torch.randn(T, N, H)
+        lstm = nn.LSTM(H, H).to(DEVICE)
+        seq = rnnkit.Sequencer(rnnkit.FastLSTM(H, H)).to(DEVICE)
+        x = _randn(T, N, H)
         with torch.no_grad():
             med = round_robin({"nn.LSTM": lambda m=lstm, x=x: m(x), "ours": lambda m=seq, x=x: m(x)},
                               cfg["warmup"], cfg["repeats"])  # fmt: skip
@@ -146,10 +164,10 @@ def inference_rows(cfg, peak) -> list[dict]:
 def masked_row(cfg) -> dict:
     T, N, H = cfg["shapes"][1] if len(cfg["shapes"]) > 1 else cfg["shapes"][0]
     torch.manual_seed(0)
-    lengths = torch.randint(1, T + 1, (N,))
-    valid = torch.arange(T).unsqueeze(1) >= (T - lengths)  # left padding
-    x = torch.randn(T, N, H) * valid.unsqueeze(2)
-    fused = rnnkit.SeqLSTM(H, H, maskzero=True)
+    lengths = torch.randint(1, T + 1, (N,), device=DEVICE)
+    valid = torch.arange(T, device=DEVICE).unsqueeze(1) >= (T - lengths)  # left padding
+    x = _randn(T, N, H) * valid.unsqueeze(2)
+    fused = rnnkit.SeqLSTM(H, H, maskzero=True).to(DEVICE)
     stepwise = rnnkit.Sequencer(fused.to_fast_lstm())
     med = round_robin({"fused": lambda: fused(x).sum().backward(),
                        "seq": lambda: stepwise(x).sum().backward()},
@@ -187,10 +205,10 @@ def memory_rows(cfg) -> list[dict]:
 
 
 def first_call_row(H: int) -> dict:
-    seq = rnnkit.Sequencer(rnnkit.FastLSTM(H, H))
-    first = _timed(lambda: seq(torch.randn(50, 16, H)).sum().backward())
-    warm = _timed(lambda: seq(torch.randn(50, 16, H)).sum().backward())
-    new_length = _timed(lambda: seq(torch.randn(73, 16, H)).sum().backward())
+    seq = rnnkit.Sequencer(rnnkit.FastLSTM(H, H)).to(DEVICE)
+    first = _timed(lambda: seq(_randn(50, 16, H)).sum().backward())
+    warm = _timed(lambda: seq(_randn(50, 16, H)).sum().backward())
+    new_length = _timed(lambda: seq(_randn(73, 16, H)).sum().backward())
     return dict(kind="first call", model=f"Sequencer(FastLSTM({H}, {H}))", first_s=first,
                 warm_s=warm, new_length_s=new_length * 50 / 73)  # fmt: skip
 
@@ -230,14 +248,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     parser.add_argument("--only", default="", help="training rows whose name contains this")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu (default) or cuda: the peers are then cuDNN's kernels")  # fmt: skip
     args = parser.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: torch sees no CUDA device on this machine")
     cfg = QUICK if args.quick else FULL
     peak = matmul_peak(cfg["mm"])
     print(f"CPU: {_cpu_model()}; {torch.get_num_threads()} threads; torch {torch.__version__}; "
-          f"float32 matmul peak {peak / 1e9:.0f} GFLOP/s")  # fmt: skip
+          f"float32 matmul peak on {DEVICE.type} {peak / 1e9:.0f} GFLOP/s")  # fmt: skip
+    if DEVICE.type == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name(DEVICE)}: every model runs on it; the peers "
+              f"nn.LSTM / nn.GRU are cuDNN's kernels")  # fmt: skip
     rows = training_rows(cfg, peak, args.only)
     if not args.only:
-        rows += inference_rows(cfg, peak) + [masked_row(cfg)] + memory_rows(cfg)
+        rows += inference_rows(cfg, peak) + [masked_row(cfg)]
+        rows += memory_rows(cfg) if DEVICE.type == "cpu" else []
         rows.append(first_call_row(cfg["first"]))
     show(rows, args.markdown)
 
