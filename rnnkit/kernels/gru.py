@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from .activation import minus_one, tanh_from_sigmoid_
-from .step_product import StepProduct
+from .step_product import StepProduct, project
 
 INFERENCE_CHUNK = 64
 
@@ -35,11 +35,11 @@ def _project_inputs(x: Tensor, weight_ih: Tensor, bias: Tensor, x_mask: Tensor |
     T, N, D = x.shape
     flat = x.reshape(T * N, D)
     if x_mask is None:
-        return torch.addmm(bias, flat, weight_ih.t())
+        return project(flat, weight_ih, bias)
     H = weight_ih.size(0) // 3
     return torch.cat(
         [
-            torch.addmm(b, (x * m).reshape(T * N, D), w.t())
+            project((x * m).reshape(T * N, D), w, b)
             for w, b, m in zip(weight_ih.split(H), bias.split(H), x_mask)
         ],
         1,

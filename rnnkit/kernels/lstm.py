@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from .activation import minus_one, tanh_from_sigmoid_
-from .step_product import StepProduct
+from .step_product import StepProduct, project
 
 # Steps whose input projection is computed at once when no gradient is needed.
 INFERENCE_CHUNK = 64
@@ -35,7 +35,7 @@ INFERENCE_CHUNK = 64
 
 def _project(x2d: Tensor, weight_ih: Tensor, bias: Tensor, H: int) -> Tensor:
     """``x W_ihᵀ + bias`` for rows ``x2d (M, D)`` → ``(M, 4H)``, with the g block doubled."""
-    gates = torch.addmm(bias, x2d, weight_ih.t())
+    gates = project(x2d, weight_ih, bias)
     gates[:, 2 * H : 3 * H].mul_(2)
     return gates
 
@@ -173,8 +173,8 @@ def _lstm_inference(x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, val
     for start in range(0, T, INFERENCE_CHUNK):
         chunk = x[start : start + INFERENCE_CHUNK]
         gates = _project(chunk.reshape(-1, chunk.size(2)), weight_ih, bias, H)
-        for k, a in enumerate(gates.view(chunk.size(0), N, 4 * H).unbind(0)):
-            w_hh.add_to(a, h)
+        for k, projected in enumerate(gates.view(chunk.size(0), N, 4 * H).unbind(0)):
+            a = w_hh.add(projected, h)
             i, f, g, o = a.split(H, 1)
             if peepholes:
                 i.addcmul_(c2, w_ci2)
