@@ -161,7 +161,11 @@ def inference_rows(cfg, peak) -> list[dict]:
     return rows
 
 
-def masked_row(cfg) -> dict:
+def masked_rows(cfg) -> list[dict]:
+    """Left-padded batch, lengths uniform in 1..T: the fused layer against its step twin, and
+    against what a careful PyTorch user runs (``nn.LSTM`` on a ``PackedSequence``)."""
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
     T, N, H = cfg["shapes"][1] if len(cfg["shapes"]) > 1 else cfg["shapes"][0]
     torch.manual_seed(0)
     lengths = torch.randint(1, T + 1, (N,), device=DEVICE)
@@ -169,12 +173,27 @@ def masked_row(cfg) -> dict:
     x = _randn(T, N, H) * valid.unsqueeze(2)
     fused = rnnkit.SeqLSTM(H, H, maskzero=True).to(DEVICE)
     stepwise = rnnkit.Sequencer(fused.to_fast_lstm())
+    torch_lstm = nn.LSTM(H, H).to(DEVICE)
+    # The same real steps, right-padded, as pack_padded_sequence takes them.
+    shift = (torch.arange(T, device=DEVICE).unsqueeze(1) + (T - lengths)) % T
+    x_right = x.gather(0, shift.unsqueeze(2).expand(-1, -1, H))
+
+    def torch_packed():
+        packed = pack_padded_sequence(x_right, lengths.cpu(), enforce_sorted=False)
+        out, _ = torch_lstm(packed)
+        pad_packed_sequence(out, total_length=T)[0].sum().backward()
+
     med = round_robin({"fused": lambda: fused(x).sum().backward(),
-                       "seq": lambda: stepwise(x).sum().backward()},
+                       "seq": lambda: stepwise(x).sum().backward(), "torch": torch_packed},
                       cfg["warmup"], cfg["repeats"])  # fmt: skip
-    return dict(kind="masked", model="SeqLSTM(maskzero=True)", T=T, N=N, H=H,
-                ours_s=med["fused"], peer="Sequencer(FastLSTM.mask_zero(1))",
-                peer_s=med["seq"], ratio=med["seq"] / med["fused"], peak=None)  # fmt: skip
+    row = dict(kind="masked", model="SeqLSTM(maskzero=True)", T=T, N=N, H=H,
+               ours_s=med["fused"], peak=None)  # fmt: skip
+    return [
+        dict(row, peer="Sequencer(FastLSTM.mask_zero(1))", peer_s=med["seq"],
+             ratio=med["seq"] / med["fused"]),
+        dict(row, kind="masked vs torch", peer="nn.LSTM(PackedSequence)",
+             peer_s=med["torch"], ratio=med["torch"] / med["fused"]),  # no target: context
+    ]  # fmt: skip
 
 
 _MEMORY_CHILD = """
@@ -264,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
               f"nn.LSTM / nn.GRU are cuDNN's kernels")  # fmt: skip
     rows = training_rows(cfg, peak, args.only)
     if not args.only:
-        rows += inference_rows(cfg, peak) + [masked_row(cfg)]
+        rows += inference_rows(cfg, peak) + masked_rows(cfg)
         rows += memory_rows(cfg) if DEVICE.type == "cpu" else []
         rows.append(first_call_row(cfg["first"]))
     show(rows, args.markdown)

@@ -214,9 +214,17 @@ def lstm_sequence(
     module docstring. Differentiable in every tensor argument but ``valid``.
     """
     w_ci, w_cf, w_co = (None, None, None) if peepholes is None else peepholes
-    if valid is not None:
-        valid = valid.to(x.dtype)
     args = (x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, valid)
-    if torch.is_grad_enabled() and any(a is not None and a.requires_grad for a in args[:-1]):
+    training = torch.is_grad_enabled() and any(
+        a is not None and a.requires_grad for a in args[:-1]
+    )
+    if valid is not None and training and peepholes is None and not bool(valid.all()):
+        from .packed_lstm import packed_lstm_sequence, packing  # it builds on this module
+
+        pk = packing(valid.bool())
+        if pk is not None:  # padded on one side: only the real steps are computed
+            return packed_lstm_sequence(x, h0, c0, weight_ih, weight_hh, bias, pk)
+    args = (*args[:-1], None if valid is None else valid.to(x.dtype))
+    if training:
         return _LSTMSequence.apply(*args)
     return _lstm_inference(*args)

@@ -166,3 +166,22 @@ def test_deferred_and_batchnorm_products_on_onednn_equal_blas(cell, monkeypatch)
     )
     for f, s in zip((*fast, *fast_grads), (*slow, *slow_grads)):
         assert_close(f, s, **FP32)
+
+
+@needs_onednn
+def test_packed_lstm_kernel_on_onednn_equals_blas(monkeypatch):
+    from rnnkit.kernels.packed_lstm import packed_lstm_sequence, packing
+
+    torch.manual_seed(6)
+    T, N, D, H = 7, 4, 4, 6
+    params = [torch.randn(T, N, D), torch.randn(N, H), torch.randn(N, H),
+              torch.randn(4 * H, D), torch.randn(4 * H, H) * 0.5, torch.randn(4 * H)]  # fmt: skip
+    for p in params:
+        p.requires_grad_()
+    valid = torch.arange(T).unsqueeze(1) >= T - torch.tensor([7, 2, 5, 1])  # left padding
+    pk = packing(valid)
+    (fast, fast_grads), (slow, slow_grads) = _both(
+        lambda *a: packed_lstm_sequence(*a, pk), params, params, monkeypatch
+    )
+    for f, s in zip((*fast, *fast_grads), (*slow, *slow_grads)):
+        assert_close(f, s, **FP32)
