@@ -115,11 +115,21 @@ class _GRUSequence(torch.autograd.Function):
         h_prev = hs[:-1]
         hn = h_prev if h_mask is None else h_prev * h_mask[2]
         # dh times these gives [da_z, da_n, dh_prev directly]; da_n times those of ``by_n``.
-        by_h = torch.stack(((h_prev - n) * z * (1 - z), (1 - z) * (1 - n * n), z), 2)
-        if after:  # da_n times [r, inner r (1 - r)] gives [d inner, da_r]
-            by_n = torch.stack((r, inner * r * (1 - r)), 2)
-        else:  # d(r ⊙ hn) = da_n W_hn; times [r, hn r (1 - r)] gives [d hn, da_r]
-            by_n = torch.stack((r, hn * r * (1 - r)), 2)
+        # Each is written straight into its buffer in x - x·y forms: fresh temporaries of the
+        # whole sequence cost their page faults again at every call.
+        by_h = hs.new_empty(T, N, 3, H)
+        b_z, b_n, b_h = by_h.unbind(2)
+        torch.sub(h_prev, n, out=b_h)
+        torch.addcmul(z, z, z, value=-1, out=b_z).mul_(b_h)  # (h_prev - n) z (1 - z)
+        torch.addcmul(torch.ones_like(n[:1, :1]), n, n, value=-1, out=b_n)  # 1 - n²
+        b_n.addcmul_(z, b_n, value=-1)  # (1 - z)(1 - n²)
+        b_h.copy_(z)
+        by_n = hs.new_empty(T, N, 2, H)
+        b_r, b_rr = by_n.unbind(2)
+        b_r.copy_(r)
+        # after: da_n times [r, inner r (1 - r)] gives [d inner, da_r]; Cho: d(r ⊙ hn) =
+        # da_n W_hn, times [r, hn r (1 - r)] gives [d hn, da_r]
+        torch.addcmul(r, r, r, value=-1, out=b_rr).mul_(inner if after else hn)
         # per step: [d_inner, da_r, da_z, da_n, dh_direct]
         buf = hs.new_empty(T, N, 5 * H)
         buf_h = buf[..., 2 * H :].view(T, N, 3, H).unbind(0)
@@ -166,7 +176,13 @@ class _GRUSequence(torch.autograd.Function):
             if need[2]:
                 grad_w_ih = torch.cat([d.t().mm((x * m).reshape(T * N, D)) for d, _, m in parts])
         grad_w_hh = None
-        if need[3]:
+        if need[3] and h_mask is None:  # W_rz: one product; W_hn: one more, on its own input
+            grad_w_hh = hs.new_empty(3 * H, H)
+            h_rows = h_prev.reshape(T * N, H)
+            torch.mm(d_gates[:, : 2 * H].t(), h_rows, out=grad_w_hh[: 2 * H])
+            d_n, n_in = (d_inner, h_rows) if after else (d_gates[:, 2 * H :], inner.reshape(T * N, H))
+            torch.mm(d_n.t(), n_in, out=grad_w_hh[2 * H :])
+        elif need[3]:
             rows = []
             for g in range(3):
                 d = (

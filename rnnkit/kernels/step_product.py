@@ -11,10 +11,14 @@ oneDNN's blocked layout (``torch.ops.mkldnn._reorder_linear_weight``, what Induc
 oneDNN kernel does internally. Elsewhere (float64, CUDA, a build without oneDNN) it is
 ``addmm_`` against a contiguous ``Wᵀ``.
 
-Below ``K·M = 512·1536`` (a GRU's or LSTM's ``W_hh`` at ``H = 512``) or for a few steps,
-the BLAS is as fast or faster (single thread, ``N = 32``: 0.66× at ``H = 128``, 0.94× at
-``H = 256``, 1.0× at ``H = 512``, 1.3× at ``H = 1024``; AMD EPYC), and the reorder would
-not pay for itself, so those stay on ``addmm_``.
+Below ``K·M = 256·768`` (a GRU's ``W_hh`` at ``H = 256``) or for a few steps, the BLAS is
+as fast or faster, and the reorder would not pay for itself, so those stay on ``addmm_``.
+Measured on a 2-core AMD EPYC (2026-12-04, 2 threads, ``T = 50, N = 32``, training), the
+whole kernels with this threshold against ``512·1536``: GRU 1.03× / 0.96× / 1.07–1.09× at
+``H = 256 / 384 / 512``, FastLSTM 1.00× / 1.11× at ``H = 256 / 384`` (run-to-run noise is
+about ±4 %). Single products measured faster still (1.2–1.6× at ``H = 256 … 384``), so the
+kernels' other work dominates there. An earlier session's EPYC measured oneDNN no faster
+than the BLAS below ``H = 512`` on one thread: the threshold is a property of the machine.
 
 The two give the same product up to float32 summation order. The prepared weight is a
 copy: it is made after any change to the weight (each kernel call makes its own).
@@ -38,8 +42,11 @@ def _onednn_available() -> bool:
 
 
 ONEDNN = _onednn_available()
-MIN_WEIGHT_SIZE = 512 * 1536  # K·M from which the prepacked product is the faster
+MIN_WEIGHT_SIZE = 256 * 768  # K·M from which the prepacked product is the faster
 MIN_STEPS = 8  # products per reorder from which it pays for itself
+# The same for :func:`project`, the one product over every step's rows (measured 1.16-1.23x
+# at H >= 512, slower than the BLAS at H = 256 in the kernels).
+MIN_PROJECTION_SIZE = 512 * 1536
 
 
 class StepProduct:
@@ -101,12 +108,12 @@ def project(rows: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """``rows Wᵀ + bias`` for the input projection of every step at once, ``rows (M, K)``.
 
     Not differentiable: for the kernels' forward passes. In float32 on the CPU, for a weight
-    above ``MIN_WEIGHT_SIZE``, oneDNN's linear on a weight reordered for this call (the
+    above ``MIN_PROJECTION_SIZE``, oneDNN's linear on a weight reordered for this call (the
     reorder included, 1.16–1.23× faster than MKL's ``addmm`` for ``M = 1600`` rows and
     ``H = 512 … 1024`` on a 2-core AMD EPYC; as fast at ``H = 128``); ``addmm`` elsewhere.
     """
     usable = ONEDNN and rows.device.type == "cpu" and rows.dtype == weight.dtype == torch.float32
-    if usable and weight.numel() >= MIN_WEIGHT_SIZE and bias.dtype == torch.float32:
+    if usable and weight.numel() >= MIN_PROJECTION_SIZE and bias.dtype == torch.float32:
         packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), rows.size(0))
         return torch.ops.mkldnn._linear_pointwise(rows.detach().contiguous(), packed,
                                                   bias.detach(), "none", [], "")  # fmt: skip
