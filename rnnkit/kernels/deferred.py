@@ -35,11 +35,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .step_product import StepProduct
+from .step_product import StepProduct, linear_rows
 
 
 def _task_id() -> int:
@@ -156,8 +155,8 @@ class DeferredLinear:
         steps: int = 0,
     ) -> None:
         self.split = split
-        with torch.no_grad():
-            self.weight_t = weight.t().contiguous()  # (in, out): read row-wise per step
+        self.weight = weight.detach()
+        self._weight_t: Tensor | None = None  # (in, out), made for the BLAS path only
         self.tape = _Tape()
         wanted = torch.is_grad_enabled() and (
             weight.requires_grad or (bias is not None and bias.requires_grad)
@@ -175,12 +174,18 @@ class DeferredLinear:
         """The oneDNN-prepared forward and backward products for ``rows``, where they pay."""
         if rows != self._prepared_rows:
             self._prepared_rows = rows
-            weight = self.weight_t.t()  # (out, in), as F.linear takes it
-            forward = StepProduct(weight, rows, self.steps)
+            forward = StepProduct(self.weight, rows, self.steps)
             self._prepared = None
             if forward.onednn:
-                self._prepared = forward, StepProduct(self.weight_t, rows, self.steps, True)
+                self._prepared = forward, StepProduct(self.weight.t(), rows, self.steps, True)
         return self._prepared
+
+    @property
+    def weight_t(self) -> Tensor:
+        """``Wᵀ (in, out)``, contiguous: read row-wise by each step's ``addmm``."""
+        if self._weight_t is None:
+            self._weight_t = self.weight.t().contiguous()
+        return self._weight_t
 
     def __call__(self, h: Tensor) -> Any:  # a tensor, or with ``split`` a tuple of parts
         h2 = h.reshape(-1, h.size(-1))  # (*, in) -> (M, in)
@@ -213,7 +218,7 @@ class HoistedLinear:
         bias: Tensor | None = None,
         split: tuple[int, ...] | None = None,
     ) -> None:
-        out = F.linear(x.reshape(-1, x.size(-1)), weight, bias)  # (T·N', out)
+        out = linear_rows(x.reshape(-1, x.size(-1)), weight, bias)  # (T·N', out)
         out = out.view(*x.shape[:-1], weight.size(0))  # (T, *, out)
         self.split = split
         self.steps: Sequence[Any]  # (*, out) tensors, or with ``split`` tuples of parts

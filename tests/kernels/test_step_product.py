@@ -53,6 +53,7 @@ def _run(kernel, args, params):
 
 def _both(kernel, args, params, monkeypatch):
     monkeypatch.setattr(step_product, "MIN_WEIGHT_SIZE", 0)
+    monkeypatch.setattr(step_product, "MIN_PROJECTION_SIZE", 0)  # the input projections too
     monkeypatch.setattr(step_product, "MIN_STEPS", 0)
     calls, product = [], StepProduct.__call__
     monkeypatch.setattr(StepProduct, "__call__", lambda self, a: calls.append(self.onednn) or
@@ -109,6 +110,7 @@ def test_inference_paths_on_onednn_equal_blas(monkeypatch):
     lstm = (torch.randn(4 * H, D), torch.randn(4 * H, H), torch.randn(4 * H))
     gru = (torch.randn(3 * H, D), torch.randn(3 * H, H), torch.randn(3 * H), torch.randn(3 * H))
     monkeypatch.setattr(step_product, "MIN_WEIGHT_SIZE", 0)
+    monkeypatch.setattr(step_product, "MIN_PROJECTION_SIZE", 0)
     monkeypatch.setattr(step_product, "MIN_STEPS", 0)
     fast = (*lstm_sequence(x, h0, c0, *lstm), *gru_sequence(x, h0, *gru, reset_after=True))
     monkeypatch.setattr(step_product, "ONEDNN", False)
@@ -185,3 +187,25 @@ def test_packed_lstm_kernel_on_onednn_equals_blas(monkeypatch):
     )
     for f, s in zip((*fast, *fast_grads), (*slow, *slow_grads)):
         assert_close(f, s, **FP32)
+
+
+@needs_onednn
+def test_the_differentiable_projection_on_onednn_equals_f_linear(monkeypatch):
+    from rnnkit.kernels.step_product import linear_rows
+
+    torch.manual_seed(7)
+    rows, weight, bias = torch.randn(9, 5), torch.randn(6, 5), torch.randn(6)
+    for p in (rows, weight, bias):
+        p.requires_grad_()
+    monkeypatch.setattr(step_product, "MIN_PROJECTION_SIZE", 0)
+    for with_bias in (True, False):
+        b = bias if with_bias else None
+        out = linear_rows(rows, weight, b)
+        expected = torch.nn.functional.linear(rows, weight, b)
+        assert out.grad_fn is not None and "Projection" in type(out.grad_fn).__name__
+        assert_close(out, expected, **FP32)
+        inputs = (rows, weight, bias) if with_bias else (rows, weight)
+        g = torch.randn_like(out)
+        got, want = torch.autograd.grad(out, inputs, g), torch.autograd.grad(expected, inputs, g)
+        for a, e in zip(got, want):
+            assert_close(a, e, **FP32)
