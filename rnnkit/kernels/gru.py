@@ -180,7 +180,10 @@ class _GRUSequence(torch.autograd.Function):
             grad_w_hh = hs.new_empty(3 * H, H)
             h_rows = h_prev.reshape(T * N, H)
             torch.mm(d_gates[:, : 2 * H].t(), h_rows, out=grad_w_hh[: 2 * H])
-            d_n, n_in = (d_inner, h_rows) if after else (d_gates[:, 2 * H :], inner.reshape(T * N, H))
+            if after:
+                d_n, n_in = d_inner, h_rows
+            else:
+                d_n, n_in = d_gates[:, 2 * H :], inner.reshape(T * N, H)
             torch.mm(d_n.t(), n_in, out=grad_w_hh[2 * H :])
         elif need[3]:
             rows = []

@@ -38,7 +38,9 @@ class Packing:
 
     perm: Tensor  # (N,) rows by length, longest first
     flat: Tensor  # (M,) packed row -> index t·N + n of the (T·N) rows
-    prev: Tensor  # (M,) packed row -> its previous state: a packed row, M + j (h0/c0 row j), or the zero row
+    # (M,) packed row -> the row of its previous state: a packed row, M + j (row j of h0/c0 in
+    # perm's order) or M + N (the zero row)
+    prev: Tensor
     k: list[int]  # rows per step
     off: list[int]  # first packed row of each step
     m: list[int]  # rows continuing the previous step
