@@ -37,11 +37,18 @@ def batch_norm_steps(bn: nn.BatchNorm1d, x: Tensor) -> Tensor:
     # native_batch_norm also returns the statistics it used (a column-wise var_mean over
     # (N, T·C) is ~50× slower than the whole normalisation on the CPU).
     out, mean, invstd = torch.native_batch_norm(flat, weight, bias, None, None, True, 0.0, bn.eps)
+    track_batch_statistics(bn, mean.view(T, C), invstd.view(T, C), N)
+    return out.view(N, T, C)
+
+
+def track_batch_statistics(bn: nn.BatchNorm1d, mean: Tensor, invstd: Tensor, rows: int) -> None:
+    """Give ``bn``'s running statistics the ``T`` updates that ``T`` training calls make, from
+    each step's batch ``mean (T, C)`` and ``invstd (T, C)`` over ``rows`` rows (what
+    ``native_batch_norm`` returns); nothing unless ``bn`` is training and tracks them."""
     if bn.training and bn.track_running_stats:
         with torch.no_grad():
-            unbiased_var = (invstd.pow(-2) - bn.eps) * (N / (N - 1))
-        _update_running_stats(bn, mean.view(T, C), unbiased_var.view(T, C))
-    return out.view(N, T, C)
+            unbiased_var = (invstd.pow(-2) - bn.eps) * (rows / (rows - 1))
+        _update_running_stats(bn, mean, unbiased_var)
 
 
 @torch.no_grad()

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from .activation import minus_one, tanh_from_sigmoid_
-from .batch_norm import _update_running_stats
+from .batch_norm import track_batch_statistics
 from .step_product import StepProduct
 
 _bn_forward = torch.ops.aten.native_batch_norm.out
@@ -200,9 +200,6 @@ def batchnorm_lstm_sequence(
         projected, h0, c0, weight_hh, gain_hh, bias + bias_hh, gain_c, bias_c,
         bn_hh.eps, bn_c.eps, valid,
     )  # fmt: skip
-    for bn, mean, invstd in ((bn_hh, mean_hh, invstd_hh), (bn_c, mean_c, invstd_c)):
-        if bn.training and bn.track_running_stats:
-            with torch.no_grad():
-                unbiased_var = (invstd.pow(-2) - bn.eps) * (N / (N - 1))
-            _update_running_stats(bn, mean, unbiased_var)
+    track_batch_statistics(bn_hh, mean_hh, invstd_hh, N)
+    track_batch_statistics(bn_c, mean_c, invstd_c, N)
     return out, h, c

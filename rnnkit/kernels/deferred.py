@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .step_product import StepProduct, linear_rows
+from .step_product import StepProduct, linear_rows, onednn_pays
 
 
 def _task_id() -> int:
@@ -167,17 +167,16 @@ class DeferredLinear:
             self.bias = weight.new_zeros(weight.size(0)) if bias is None else bias.detach()
         self.weight_wanted = wanted and weight.requires_grad
         self.steps = steps
+        self._onednn = onednn_pays(self.weight, steps)
         self._prepared: tuple[StepProduct, StepProduct] | None = None
         self._prepared_rows = -1
 
     def _products(self, rows: int) -> tuple[StepProduct, StepProduct] | None:
         """The oneDNN-prepared forward and backward products for ``rows``, where they pay."""
-        if rows != self._prepared_rows:
+        if self._onednn and rows != self._prepared_rows:
             self._prepared_rows = rows
-            forward = StepProduct(self.weight, rows, self.steps)
-            self._prepared = None
-            if forward.onednn:
-                self._prepared = forward, StepProduct(self.weight.t(), rows, self.steps, True)
+            self._prepared = (StepProduct(self.weight, rows, self.steps, True),
+                              StepProduct(self.weight.t(), rows, self.steps, True))  # fmt: skip
         return self._prepared
 
     @property

@@ -51,6 +51,29 @@ def _recurrent_weights(
     return StepProduct(doubled, N, T), tuple(None if w is None else w * 0.5 for w in peepholes)
 
 
+def backward_factors(
+    gates: Tensor, tanh_c: Tensor, c_prev: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The factors of an LSTM step's backward that do not depend on the incoming gradient.
+
+    From the activated ``gates (*, 4H)`` ``[i, f, g, o]``, ``tanh c (*, H)`` and the previous
+    cell ``(*, H)``, for all rows at once, each written in two passes (x - x·y forms) straight
+    into its buffer: ``∂h/∂c (*, H)``, ``∂h/∂a_o (*, H)`` and ``(*, 4, H)`` which ``dc``
+    times gives ``[dc_prev, da_i, da_f, da_g]``.
+    """
+    i, f, g, o = gates.split(tanh_c.size(-1), -1)
+    dc_from_h = torch.mul(tanh_c, tanh_c)
+    torch.addcmul(o, o, dc_from_h, value=-1, out=dc_from_h)  # ∂h/∂c = o (1 - tanh² c)
+    do = torch.addcmul(o, o, o, value=-1).mul_(tanh_c)  # ∂h/∂a_o = tanh c · o (1 - o)
+    factors = gates.new_empty(*tanh_c.shape[:-1], 4, tanh_c.size(-1))
+    fac = factors.unbind(-2)
+    fac[0].copy_(f)
+    torch.addcmul(i, i, i, value=-1, out=fac[1]).mul_(g)  # i (1 - i) g
+    torch.addcmul(f, f, f, value=-1, out=fac[2]).mul_(c_prev)  # f (1 - f) c_prev
+    torch.addcmul(i, i, torch.mul(g, g, out=fac[3]), value=-1, out=fac[3])  # i (1 - g²)
+    return dc_from_h, do, factors
+
+
 class _LSTMSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, valid):
@@ -101,19 +124,7 @@ class _LSTMSequence(torch.autograd.Function):
         peephole = w_ci is not None
         if grad_out is None:
             grad_out = hs.new_zeros(T, N, H)
-        i, f, g, o = gates.split(H, 2)  # activated gates (T, N, H) each
-        # Factors that do not depend on the incoming gradient, for all steps at once, each
-        # written in two passes (x - x·y forms) straight into its buffer.
-        dc_from_h = torch.mul(tanh_c, tanh_c)
-        torch.addcmul(o, o, dc_from_h, value=-1, out=dc_from_h)  # ∂h/∂c = o (1 - tanh² c)
-        do = torch.addcmul(o, o, o, value=-1).mul_(tanh_c)  # ∂h/∂a_o = tanh c · o (1 - o)
-        # (T, N, 4, H): dc times these gives [dc_prev, da_i, da_f, da_g]
-        factors = hs.new_empty(T, N, 4, H)
-        fac = factors.unbind(2)
-        fac[0].copy_(f)
-        torch.addcmul(i, i, i, value=-1, out=fac[1]).mul_(g)  # i (1 - i) g
-        torch.addcmul(f, f, f, value=-1, out=fac[2]).mul_(cs[:-1])  # f (1 - f) c_prev
-        torch.addcmul(i, i, torch.mul(g, g, out=fac[3]), value=-1, out=fac[3])  # i (1 - g²)
+        dc_from_h, do, factors = backward_factors(gates, tanh_c, cs[:-1])
         buf = hs.new_empty(T, N, 5 * H)  # per step [dc_prev, da_i, da_f, da_g, da_o]
         buf_c, buf_o = buf[..., :H].unbind(0), buf[..., 4 * H :].unbind(0)
         buf_dc = buf[..., : 4 * H].view(T, N, 4, H).unbind(0)

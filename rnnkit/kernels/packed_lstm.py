@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from .activation import minus_one, tanh_from_sigmoid_
-from .lstm import _project, _recurrent_weights
+from .lstm import _project, _recurrent_weights, backward_factors
 from .step_product import StepProduct
 
 
@@ -86,25 +86,26 @@ class _PackedLSTM(torch.autograd.Function):
         hs, cs, tanh_c = x.new_empty(M, H), x.new_empty(M, H), x.new_empty(M, H)  # cs: 2c
         h_prev, c_prev = h0s, c0s * 2
         for t in range(T):
-            o, k, m = pk.off[t], pk.k[t], pk.m[t]
+            start, k, m = pk.off[t], pk.k[t], pk.m[t]
+            rows = slice(start, start + k)
             if k == 0:
-                h_prev, c_prev = hs[o:o], cs[o:o]
+                h_prev, c_prev = hs[rows], cs[rows]
                 continue
-            a = gates[o : o + k]
+            a = gates[rows]
             if m:
                 w_hh.add_to(a[:m], h_prev[:m])
             a.sigmoid_()
-            i, f, g, og = a.split(H, 1)
+            i, f, g, o = a.split(H, 1)
             tanh_from_sigmoid_(g, m1)
-            c2 = cs[o : o + k]
+            c2 = cs[rows]
             if m == k:
                 torch.mul(f, c_prev[:k], out=c2).addcmul_(i, g, value=2)
             else:  # the rows from m on start from a zero cell
                 torch.mul(i, g, out=c2).mul_(2)
                 if m:
                     c2[:m].addcmul_(f[:m], c_prev[:m])
-            th = tanh_from_sigmoid_(torch.sigmoid(c2, out=tanh_c[o : o + k]), m1)
-            h_prev = torch.mul(og, th, out=hs[o : o + k])
+            th = tanh_from_sigmoid_(torch.sigmoid(c2, out=tanh_c[rows]), m1)
+            h_prev = torch.mul(o, th, out=hs[rows])
             c_prev = c2
         cs.mul_(0.5)
         last = pk.perm[: pk.k[T - 1]]
@@ -127,15 +128,7 @@ class _PackedLSTM(torch.autograd.Function):
             dh_all = hs.new_zeros(M, H)
         else:
             dh_all = grad_out.reshape(T * N, H).index_select(0, pk.flat)  # ours: summed into
-        i, f, g, o = gates.split(H, 1)
-        dc_from_h = torch.addcmul(o, o, tanh_c * tanh_c, value=-1)  # o (1 - tanh² c)
-        do = torch.addcmul(o, o, o, value=-1).mul_(tanh_c)  # tanh c · o (1 - o)
-        factors = hs.new_empty(M, 4, H)  # dc times these: [dc_prev, da_i, da_f, da_g]
-        fac = factors.unbind(1)
-        fac[0].copy_(f)
-        torch.addcmul(i, i, i, value=-1, out=fac[1]).mul_(g)
-        torch.addcmul(f, f, f, value=-1, out=fac[2]).mul_(c_prev)
-        torch.addcmul(i, i, g * g, value=-1, out=fac[3])
+        dc_from_h, do, factors = backward_factors(gates, tanh_c, c_prev)
         buf = hs.new_empty(M, 5 * H)  # per row [dc_prev, da_i, da_f, da_g, da_o]
         w_hh_back = StepProduct(weight_hh.t(), N, T)  # dh = da W_hh
         last = pk.perm[: pk.k[T - 1]]
@@ -144,22 +137,22 @@ class _PackedLSTM(torch.autograd.Function):
             o_last = pk.off[T - 1]
             dh_all[o_last : o_last + pk.k[T - 1]].add_(grad_h.index_select(0, last))
         for t in range(T - 1, -1, -1):
-            o, k = pk.off[t], pk.k[t]
+            start, k = pk.off[t], pk.k[t]
             if k == 0:
                 dc_next = None
                 continue
-            dh = dh_all[o : o + k]
-            rows = slice(o, o + k)
+            rows = slice(start, start + k)
+            dh = dh_all[rows]
             torch.mul(dh, do[rows], out=buf[rows, 4 * H :])
             dc = torch.mul(dh, dc_from_h[rows])
             if dc_next is not None:
                 dc[: dc_next.size(0)].add_(dc_next)
             torch.mul(factors[rows], dc.unsqueeze(1), out=buf[rows, : 4 * H].view(k, 4, H))
             m = pk.m[t]
-            dc_next = buf[o : o + m, :H] if m else None
+            dc_next = buf[start : start + m, :H] if m else None
             if t > 0 and m:
                 p = pk.off[t - 1]
-                w_hh_back.add_to(dh_all[p : p + m], buf[o : o + m, H : 5 * H])
+                w_hh_back.add_to(dh_all[p : p + m], buf[start : start + m, H : 5 * H])
         need = ctx.needs_input_grad
         da = buf[:, H:]  # (M, 4H)
         k0 = pk.k[0]

@@ -17,6 +17,7 @@ from torch import Tensor
 from torch._higher_order_ops.scan import scan
 
 from .. import _nest
+from .intercept import zero_rows
 
 StepFn = Callable[[Any, Any], tuple[Tensor, Any]]
 
@@ -24,15 +25,6 @@ StepFn = Callable[[Any, Any], tuple[Tensor, Any]]
 def exporting() -> bool:
     """Whether the code runs under ``torch.export`` (then the time loop is :func:`scan_steps`)."""
     return bool(torch.compiler.is_exporting())
-
-
-def _zero_rows(obj: Any, keep: Tensor) -> Any:
-    """Every tensor of ``obj (N, *)`` with the rows where ``keep (N,)`` is false set to zero."""
-
-    def fill(t: Tensor) -> Tensor:
-        return t * keep.view(-1, *([1] * (t.dim() - 1))).to(t.dtype)
-
-    return _nest.map_tensors(fill, obj)
 
 
 def scan_steps(
@@ -55,7 +47,7 @@ def scan_steps(
     def combine(carry: Any, xs_t: tuple) -> tuple[Any, Tensor]:
         out, new = step(xs_t[0], carry)
         if valid is not None:
-            out, new = _zero_rows((out, new), xs_t[1])
+            out, new = zero_rows((out, new), ~xs_t[1])  # as mask_zero's step path
         # scan's outputs may not alias its carry (an LSTM's output is its new h): copy it.
         return new, out.clone()
 

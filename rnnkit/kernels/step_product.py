@@ -49,6 +49,15 @@ MIN_STEPS = 8  # products per reorder from which it pays for itself
 MIN_PROJECTION_SIZE = 512 * 1536
 
 
+def _onednn_usable(weight: Tensor) -> bool:
+    return ONEDNN and weight.device.type == "cpu" and weight.dtype == torch.float32
+
+
+def onednn_pays(weight: Tensor, steps: int) -> bool:
+    """Whether :class:`StepProduct` picks oneDNN for ``weight`` over ``steps`` products."""
+    return _onednn_usable(weight) and weight.numel() >= MIN_WEIGHT_SIZE and steps >= MIN_STEPS
+
+
 class StepProduct:
     """``W (M, K)`` as ``F.linear`` takes it, prepared for ``steps`` products ``(rows, K)``.
 
@@ -60,9 +69,10 @@ class StepProduct:
     def __init__(
         self, weight: Tensor, rows: int, steps: int, onednn: bool | None = None
     ) -> None:
-        usable = ONEDNN and weight.device.type == "cpu" and weight.dtype == torch.float32
-        pays = weight.numel() >= MIN_WEIGHT_SIZE and steps >= MIN_STEPS
-        self.onednn = usable and (pays if onednn is None else onednn)
+        if onednn is None:
+            self.onednn = onednn_pays(weight, steps)
+        else:
+            self.onednn = _onednn_usable(weight) and onednn
         weight = weight.detach()
         if self.onednn:
             self._packed = torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), rows)

@@ -15,6 +15,7 @@ import torch
 
 from .._checks import expect_positive_int
 from .._params import new_parameter
+from ..cells.lstm import lstm_pointwise
 from ..kernels.lstm import lstm_sequence
 from ..recurrent.fast_lstm import FastLSTM
 from .fused import FusedRecurrentLayer
@@ -25,9 +26,7 @@ def _lstm_cell(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(h, c)`` after one step from ``projected = W_ih x + b_ih (N, 4H)`` and ``state [h, c]``."""
     h, c = state
-    i, f, g, o = (projected + torch.nn.functional.linear(h, weight_hh, bias_hh)).chunk(4, 1)
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), c
+    return lstm_pointwise(projected + torch.nn.functional.linear(h, weight_hh, bias_hh), c)
 
 
 class SeqLSTM(FusedRecurrentLayer):
