@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from .activation import minus_one, tanh_from_sigmoid_
+from .aten_rnn import aten_gru_pays, aten_gru_sequence
 from .step_product import StepProduct, project
 
 INFERENCE_CHUNK = 64
@@ -264,7 +265,13 @@ def gru_sequence(
     """All ``T`` steps of the GRU (``rnnkit.cells.gru.gru_step``'s equations): ``(output, h_T)``.
 
     Differentiable in ``x``, ``h0`` and the parameters (the masks and ``valid`` are constants).
+    On a GPU, a reset-after call without dropout masks or padding runs on ATen's fused GRU
+    (cuDNN's: :mod:`rnnkit.kernels.aten_rnn`).
     """
+    if reset_after and aten_gru_pays(x) and x_mask is None and h_mask is None and (
+        valid is None or bool(valid.all())
+    ):
+        return aten_gru_sequence(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, INFERENCE_CHUNK)
     if valid is not None:
         valid = valid.to(x.dtype)
     args = (x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask, valid, reset_after)

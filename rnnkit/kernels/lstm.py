@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from .activation import minus_one, tanh_from_sigmoid_
-from .aten_lstm import aten_lstm_sequence, aten_pays
+from .aten_rnn import aten_lstm_pays, aten_lstm_sequence
 from .step_product import StepProduct, project
 
 # Steps whose input projection is computed at once when no gradient is needed.
@@ -225,7 +225,7 @@ def lstm_sequence(
     ``(w_ci, w_cf, w_co)``, the peephole LSTM's (``rnnkit.LSTM``). ``valid (T, N)``: see the
     module docstring. Differentiable in every tensor argument but ``valid``. Without
     peepholes and padding, ATen's fused LSTM runs it where that is the faster kernel
-    (:mod:`rnnkit.kernels.aten_lstm`).
+    (:mod:`rnnkit.kernels.aten_rnn`).
     """
     w_ci, w_cf, w_co = (None, None, None) if peepholes is None else peepholes
     args = (x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, valid)
@@ -233,7 +233,7 @@ def lstm_sequence(
         a is not None and a.requires_grad for a in args[:-1]
     )
     if peepholes is None and (valid is None or bool(valid.all())):
-        if aten_pays(x, h0.size(1), training):
+        if aten_lstm_pays(x, h0.size(1), training):
             return aten_lstm_sequence(x, h0, c0, weight_ih, weight_hh, bias, INFERENCE_CHUNK)
         valid = None
     if valid is not None and training and peepholes is None:  # some padding (above)

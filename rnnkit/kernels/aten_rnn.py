@@ -1,0 +1,106 @@
+"""ATen's fused RNN kernels (what ``torch.nn.LSTM``/``GRU`` call) as rnnkit's where they are the
+faster ones.
+
+FastLSTM's equations are ``torch.nn.LSTM``'s (gates ``[i, f, g, o]``, one bias), so an
+unmasked call without peepholes can run on ATen's whole-sequence LSTM: oneDNN's LSTM
+primitive on the CPU in float32, cuDNN's on a GPU. On the CPU it beats rnnkit's own kernel
+(:mod:`rnnkit.kernels.lstm`) without gradients at every size we measured, and in training
+for small per-step products; rnnkit's kernel is the faster one in training from
+``H = 768`` or ``N·H > 32·512``. Measured on a 2-core AMD EPYC (2026-12-04, 2 threads,
+``T = 50``, float32; ATen's speed over rnnkit's kernel, training / inference):
+``N = 32``: 1.42 / 2.17 at ``H = 128``, 1.40 / 1.90 at 256, 1.11 / 1.58 at 384, 1.02 / 1.29
+at 512, 0.93 / 1.24 at 768, 0.86 / 0.98 at 1024; ``N = 8, H = 512``: 1.22 / 1.56;
+``N = 64, H = 512``: 1.02 / 1.13; ``N = 128, H = 256``: 0.94 / 1.53;
+``T = 100, N = 64, H = 1024``: 0.96 / 1.07. The crossover is a property of the machine.
+
+The GRU's reset-after candidate is ``torch.nn.GRU``'s, but on the CPU rnnkit's GRU kernel
+(:mod:`rnnkit.kernels.gru`) is faster than ATen's in training at every size we measured
+(ATen's speed over rnnkit's: 0.93 / 0.81 / 0.65 at ``N = 32, H = 128 / 512 / 1024``), so
+only on a GPU does a GRU call without dropout or padding go to ATen (cuDNN's kernel; a step
+loop of small kernels would be bound by their launches there).
+
+Without gradients the steps run in chunks of :data:`~rnnkit.kernels.lstm.INFERENCE_CHUNK`
+(the state carried from one to the next), so memory stays the output's plus one chunk's
+workspace however long the sequence.
+
+Shapes: ``x (T, N, D)``, ``h0, c0 (N, H)``, ``weight_ih (GH, D)``, ``weight_hh (GH, H)``,
+biases ``(GH,)`` (``G = 4`` for the LSTM, 3 for the GRU).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+# Training runs on ATen below these sizes (see the module docstring).
+MAX_TRAINING_HIDDEN = 512
+MAX_TRAINING_ROW_WIDTH = 32 * 512  # N·H
+
+
+def aten_lstm_pays(x: Tensor, hidden_size: int, training: bool) -> bool:
+    """Whether :func:`aten_lstm_sequence` is the faster kernel for ``x (T, N, D)``."""
+    T, N = x.shape[:2]
+    if T == 0 or N == 0:
+        return False  # the kernels' own empty-input handling
+    if x.device.type == "cuda":
+        return True  # cuDNN's kernel
+    if x.device.type != "cpu" or x.dtype != torch.float32:
+        return False  # ATen's generic path there is a step loop of its own
+    if not torch.backends.mkldnn.is_available():
+        return False
+    return not training or (
+        hidden_size <= MAX_TRAINING_HIDDEN and N * hidden_size <= MAX_TRAINING_ROW_WIDTH
+    )
+
+
+def aten_gru_pays(x: Tensor) -> bool:
+    """Whether :func:`aten_gru_sequence` is the faster kernel for ``x (T, N, D)``: on a GPU."""
+    return x.device.type == "cuda" and x.size(0) > 0 and x.size(1) > 0
+
+
+def _no_gradient(*tensors: Tensor) -> bool:
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+
+def aten_lstm_sequence(
+    x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor,
+    chunk: int,
+) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
+    """All ``T`` steps of FastLSTM on ``torch.lstm``: ``(output (T, N, H), h_T, c_T)``.
+
+    ``bias`` is ``b_ih + b_hh``. Differentiable in every argument; without gradients (no
+    argument requires one, or grad mode off) the steps run ``chunk`` at a time.
+    """
+    params = [weight_ih, weight_hh, bias, torch.zeros_like(bias)]
+    hx = (h0.unsqueeze(0).contiguous(), c0.unsqueeze(0).contiguous())
+    if x.size(0) > chunk and _no_gradient(x, h0, c0, weight_ih, weight_hh, bias):
+        out = x.new_empty(x.size(0), x.size(1), h0.size(1))
+        for start in range(0, x.size(0), chunk):
+            part, h, c = torch.lstm(x[start : start + chunk], hx, params, True, 1, 0.0, False,
+                                    False, False)  # fmt: skip
+            out[start : start + part.size(0)] = part
+            hx = (h, c)
+        return out, hx[0].squeeze(0), hx[1].squeeze(0)
+    out, h, c = torch.lstm(x, hx, params, True, 1, 0.0, False, False, False)
+    return out, h.squeeze(0), c.squeeze(0)
+
+
+def aten_gru_sequence(
+    x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor,
+    bias_hh: Tensor, chunk: int,
+) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """All ``T`` steps of the reset-after GRU on ``torch.gru``: ``(output (T, N, H), h_T)``.
+
+    Differentiable in every argument; without gradients the steps run ``chunk`` at a time.
+    """
+    params = [weight_ih, weight_hh, bias_ih, bias_hh]
+    h = h0.unsqueeze(0).contiguous()
+    if x.size(0) > chunk and _no_gradient(x, h0, *params):
+        out = x.new_empty(x.size(0), x.size(1), h0.size(1))
+        for start in range(0, x.size(0), chunk):
+            part, h = torch.gru(x[start : start + chunk], h, params, True, 1, 0.0, False, False,
+                                False)  # fmt: skip
+            out[start : start + part.size(0)] = part
+        return out, h.squeeze(0)
+    out, h = torch.gru(x, h, params, True, 1, 0.0, False, False, False)
+    return out, h.squeeze(0)
