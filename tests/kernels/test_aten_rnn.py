@@ -104,7 +104,9 @@ def test_the_route_is_taken_where_it_pays():
     x = torch.randn(50, 32, 8)
     onednn = torch.backends.mkldnn.is_available()
     assert aten_rnn.aten_lstm_pays(x, 128, training=True) == onednn
-    assert aten_rnn.aten_lstm_pays(x, 512, training=True) == onednn
+    assert aten_rnn.aten_lstm_pays(x, 384, training=True) == onednn
+    assert aten_rnn.aten_lstm_pays(torch.randn(50, 8, 8), 512, training=True) == onednn
+    assert not aten_rnn.aten_lstm_pays(x, 512, training=True)  # a tie: rnnkit's kernel
     assert not aten_rnn.aten_lstm_pays(x, 1024, training=True)  # rnnkit's kernel is faster there
     assert not aten_rnn.aten_lstm_pays(torch.randn(50, 64, 8), 512, training=True)
     assert aten_rnn.aten_lstm_pays(x, 1024, training=False) == onednn  # inference: every size
