@@ -26,6 +26,7 @@ from torch import Tensor
 
 from .activation import minus_one, tanh_from_sigmoid_
 from .aten_rnn import aten_gru_pays, aten_gru_sequence
+from .autocast import casts_for_autocast
 from .step_product import StepProduct, project
 
 INFERENCE_CHUNK = 64
@@ -249,6 +250,7 @@ def _gru_inference(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, x_mask, h_mask
 # Under torch.compile the kernel is a graph break: tracing its loop would unroll every step
 # and recompile for every sequence length; eager, it is what the compiler would produce.
 @torch.compiler.disable
+@casts_for_autocast
 def gru_sequence(
     x: Tensor,
     h0: Tensor,
@@ -266,7 +268,8 @@ def gru_sequence(
 
     Differentiable in ``x``, ``h0`` and the parameters (the masks and ``valid`` are constants).
     On a GPU, a reset-after call without dropout masks or padding runs on ATen's fused GRU
-    (cuDNN's: :mod:`rnnkit.kernels.aten_rnn`).
+    (cuDNN's: :mod:`rnnkit.kernels.aten_rnn`). Under ``torch.autocast`` it runs in autocast's
+    dtype (:mod:`rnnkit.kernels.autocast`).
     """
     if reset_after and aten_gru_pays(x) and x_mask is None and h_mask is None and (
         valid is None or bool(valid.all())

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from torch.nn.modules import module as _module
 
 from .. import _nest
+from .autocast import autocast_dtype
 from .deferred import DeferredLinear, HoistedLinear
 
 # Steps per chunk when nothing needs gradients (bounds the hoisted products' memory).
@@ -158,11 +159,13 @@ def run_steps(
 
     ``linears`` (from :func:`interceptable_linears`) are hoisted or deferred; with ``valid
     (T, N)`` the output and state rows of padded steps are zero, as ``mask_zero`` does.
+    Under ``torch.autocast`` nothing is intercepted: autocast casts each ``nn.Linear`` call
+    as on the step path, which the batched products would bypass.
     """
 
     def kernel(x: Tensor, state: Any, valid: Tensor | None) -> tuple[Tensor, Any]:
         outputs = []
-        with _intercepted(linears, x) as ic:
+        with _intercepted([] if autocast_dtype(x) else linears, x) as ic:
             for t in range(x.size(0)):
                 out, state = step(ic.step_input(t), state)
                 if valid is not None:

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from .activation import minus_one, tanh_from_sigmoid_
 from .aten_rnn import aten_lstm_pays, aten_lstm_sequence
+from .autocast import casts_for_autocast
 from .step_product import StepProduct, project
 
 # Steps whose input projection is computed at once when no gradient is needed.
@@ -209,6 +210,7 @@ def _lstm_inference(x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, val
 # Under torch.compile the kernel is a graph break: tracing its loop would unroll every step
 # and recompile for every sequence length; eager, it is what the compiler would produce.
 @torch.compiler.disable
+@casts_for_autocast
 def lstm_sequence(
     x: Tensor,
     h0: Tensor,
@@ -225,7 +227,8 @@ def lstm_sequence(
     ``(w_ci, w_cf, w_co)``, the peephole LSTM's (``rnnkit.LSTM``). ``valid (T, N)``: see the
     module docstring. Differentiable in every tensor argument but ``valid``. Without
     peepholes and padding, ATen's fused LSTM runs it where that is the faster kernel
-    (:mod:`rnnkit.kernels.aten_rnn`).
+    (:mod:`rnnkit.kernels.aten_rnn`). Under ``torch.autocast`` it runs in autocast's dtype
+    (:mod:`rnnkit.kernels.autocast`).
     """
     w_ci, w_cf, w_co = (None, None, None) if peepholes is None else peepholes
     args = (x, h0, c0, weight_ih, weight_hh, bias, w_ci, w_cf, w_co, valid)

@@ -18,10 +18,11 @@ from .._checks import expect_features, expect_float, expect_positive_int
 from .._params import new_parameter, uniform_init, zeros_state
 from .._state import StateSpec, TensorSpec
 from ..cells.lstm import lstm_pointwise, lstm_step
+from ..kernels.autocast import autocast_dtype
 from ..kernels.batch_norm import batch_norm_steps
 from ..kernels.batch_norm_lstm import batchnorm_lstm_sequence, uses_batch_statistics
 from ..kernels.deferred import DeferredLinear
-from ..kernels.intercept import chunked
+from ..kernels.intercept import chunked, run_steps
 from ..kernels.lstm import lstm_sequence
 from .abstract import AbstractRecurrent, SequenceKernel
 
@@ -112,8 +113,13 @@ class FastLSTM(AbstractRecurrent):
 
     def sequence_kernel(self) -> SequenceKernel:
         if self.batchnorm:
-            return lambda x, state, valid: chunked(self._run_batchnorm_sequence, x, state, valid)
+            return self._batchnorm_kernel
         return self._run_sequence
+
+    def _batchnorm_kernel(self, x, state, valid):
+        if autocast_dtype(x) is not None:  # autocast casts op by op: the step path's steps
+            return run_steps(type(self).__name__, self.recurrent_step, [], x, state, valid)
+        return chunked(self._run_batchnorm_sequence, x, state, valid)
 
     @torch.compiler.disable  # a graph break, as the other kernels: tracing unrolls every step
     def _run_batchnorm_sequence(self, x, state, valid):
