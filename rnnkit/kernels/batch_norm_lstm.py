@@ -56,7 +56,7 @@ class _BatchNormLSTMSequence(torch.autograd.Function):
         c_in = cs[1:] if valid is None else new(T, N, H)  # BN_c's input (before the mask)
         tanh_z = new(T, N, H)
         mean_hh, invstd_hh, mean_c, invstd_c = new(T, G), new(T, G), new(T, H), new(T, H)
-        normed_r, normed_c = new(N, G), new(N, H)
+        normed_r = new(N, G)
         hs[0], cs[0] = h0, c0
         a_t, hs_t, cs_t, rs_t, c_in_t = (b.unbind(0) for b in (gates, hs, cs, rs, c_in))
         i_t, f_t, g_t, o_t = (b.unbind(0) for b in gates.split(H, 2))
@@ -69,9 +69,9 @@ class _BatchNormLSTMSequence(torch.autograd.Function):
             a_t[t].addcmul_(normed_r, gain_hh2).sigmoid_()
             tanh_from_sigmoid_(g_t[t], m1)
             c = torch.mul(f_t[t], cs_t[t], out=c_in_t[t]).addcmul_(i_t[t], g_t[t])
-            _bn_forward(c, None, None, None, None, True, 0.0, eps_c,
-                        out=normed_c, save_mean=mean_c[t], save_invstd=invstd_c[t])  # fmt: skip
-            z = torch.addcmul(bias_c2, normed_c, gain_c2, out=tanh_z_t[t])
+            # BN_c with its (doubled) gain and bias applied by the fused op itself
+            z = _bn_forward(c, gain_c2, bias_c2, None, None, True, 0.0, eps_c,
+                            out=tanh_z_t[t], save_mean=mean_c[t], save_invstd=invstd_c[t])[0]  # fmt: skip
             tanh_from_sigmoid_(z.sigmoid_(), m1)
             torch.mul(o_t[t], z, out=hs_t[t + 1])
             if valid_t is not None:
@@ -121,15 +121,16 @@ class _BatchNormLSTMSequence(torch.autograd.Function):
         w_hh_back = StepProduct(weight_hh.t(), N, T)  # dh = dr W_hh
         dh = grad_t[T - 1] if grad_h is None else grad_t[T - 1] + grad_h
         dc_next = torch.zeros_like(dh) if grad_c is None else grad_c
+        dc_buffers = (torch.empty_like(dh), torch.empty_like(dh))  # a step's dc, the next's
         all_grads = [True, True, True]
         for t in range(T - 1, -1, -1):
             if valid_t is not None:
                 dh = dh * valid_t[t]
                 dc_next = dc_next * valid_t[t]
             da_o_t[t].mul_(dh)
-            dz = torch.mul(dh, dz_from_h_t[t])
+            dz = dz_from_h_t[t].mul_(dh)  # the factor is used once: the gradient in its place
             dc = _bn_backward_into(dz, c_in_t[t], gain_c, None, None, mean_c_t[t], invstd_c_t[t],
-                                   True, eps_c, all_grads, out0=torch.empty_like(dz),
+                                   True, eps_c, all_grads, out0=dc_buffers[t % 2],
                                    out1=gain_c_t[t], out2=bias_c_t[t])[0]  # fmt: skip
             dc.add_(dc_next)
             da_ifg_t[t].mul_(dc.unsqueeze(1))
