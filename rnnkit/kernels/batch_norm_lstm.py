@@ -33,7 +33,7 @@ from .batch_norm import track_batch_statistics
 from .step_product import StepProduct
 
 _bn_forward = torch.ops.aten.native_batch_norm.out
-_bn_backward_into = torch.ops.aten.native_batch_norm_backward.out
+_bn_backward = torch.ops.aten.native_batch_norm_backward.default
 
 
 class _BatchNormLSTMSequence(torch.autograd.Function):
@@ -105,15 +105,13 @@ class _BatchNormLSTMSequence(torch.autograd.Function):
         torch.addcmul(o, o, o, value=-1, out=fac_o).mul_(tanh_z)  # ∂h/∂a_o = tanh z · o (1 - o)
         dz_from_h = torch.mul(tanh_z, tanh_z)
         torch.addcmul(o, o, dz_from_h, value=-1, out=dz_from_h)  # ∂h/∂z = o (1 - tanh² z)
-        dr_all = hs.new_empty(T, N, 4 * H)  # the gradient of h W_hhᵀ
-        # Every step's gradient of the gains (and biases: unused), from the batch-norm backward.
-        step_grads = [hs.new_empty(T, 4 * H), hs.new_empty(T, 4 * H)]
-        step_grads += [hs.new_empty(T, H), hs.new_empty(T, H)]
-        steps = (da, dr_all, dz_from_h, f, c_in, rs, mean_hh, invstd_hh, mean_c, invstd_c,
-                 *step_grads)  # fmt: skip
-        (da_t, dr_t, dz_from_h_t, f_t, c_in_t, rs_t, mean_hh_t, invstd_hh_t, mean_c_t,
-         invstd_c_t, gain_hh_t, bias_hh_t, gain_c_t, bias_c_t) = (
-            b.unbind(0) for b in steps)  # fmt: skip
+        # Per step, from the batch-norm backwards (newest first): the gradient of h W_hhᵀ and
+        # of the gains and BN_c's bias (BN_hh's is the pre-activations' bias gradient).
+        drs: list[Tensor] = []
+        step_grads: tuple[list[Tensor], ...] = ([], [], [])  # gain_hh, gain_c, bias_c
+        steps = (da, dz_from_h, f, c_in, rs, mean_hh, invstd_hh, mean_c, invstd_c)
+        (da_t, dz_from_h_t, f_t, c_in_t, rs_t, mean_hh_t, invstd_hh_t, mean_c_t,
+         invstd_c_t) = (b.unbind(0) for b in steps)  # fmt: skip
         da_ifg_t = da[..., : 3 * H].view(T, N, 3, H).unbind(0)
         da_o_t = fac_o.unbind(0)
         grad_t = grad_out.unbind(0)
@@ -121,28 +119,31 @@ class _BatchNormLSTMSequence(torch.autograd.Function):
         w_hh_back = StepProduct(weight_hh.t(), N, T)  # dh = dr W_hh
         dh = grad_t[T - 1] if grad_h is None else grad_t[T - 1] + grad_h
         dc_next = torch.zeros_like(dh) if grad_c is None else grad_c
-        dc_buffers = (torch.empty_like(dh), torch.empty_like(dh))  # a step's dc, the next's
-        all_grads = [True, True, True]
+        # The functional op: its out= form computes into new tensors and copies them over.
+        gain_and_bias, gain_only = [True, True, True], [True, True, False]
         for t in range(T - 1, -1, -1):
             if valid_t is not None:
                 dh = dh * valid_t[t]
                 dc_next = dc_next * valid_t[t]
             da_o_t[t].mul_(dh)
             dz = dz_from_h_t[t].mul_(dh)  # the factor is used once: the gradient in its place
-            dc = _bn_backward_into(dz, c_in_t[t], gain_c, None, None, mean_c_t[t], invstd_c_t[t],
-                                   True, eps_c, all_grads, out0=dc_buffers[t % 2],
-                                   out1=gain_c_t[t], out2=bias_c_t[t])[0]  # fmt: skip
+            dc, grad_gain_c, grad_bias_c = _bn_backward(dz, c_in_t[t], gain_c, None, None,
+                                                        mean_c_t[t], invstd_c_t[t], True, eps_c,
+                                                        gain_and_bias)  # fmt: skip
             dc.add_(dc_next)
             da_ifg_t[t].mul_(dc.unsqueeze(1))
             dc_next = dc.mul_(f_t[t])
-            dr = _bn_backward_into(da_t[t], rs_t[t], gain_hh, None, None, mean_hh_t[t],
-                                   invstd_hh_t[t], True, eps_hh, all_grads, out0=dr_t[t],
-                                   out1=gain_hh_t[t], out2=bias_hh_t[t])[0]  # fmt: skip
+            dr, grad_gain_hh, _ = _bn_backward(da_t[t], rs_t[t], gain_hh, None, None,
+                                               mean_hh_t[t], invstd_hh_t[t], True, eps_hh,
+                                               gain_only)  # fmt: skip
+            drs.append(dr)
+            for grads, g in zip(step_grads, (grad_gain_hh, grad_gain_c, grad_bias_c)):
+                grads.append(g)
             if t > 0:
                 dh = w_hh_back.add(grad_t[t - 1], dr)
             elif ctx.needs_input_grad[1]:
                 dh = w_hh_back(dr)
-        grad_gain_hh, grad_gain_c, grad_bias_c = (step_grads[k].sum(0) for k in (0, 2, 3))
+        grad_gain_hh, grad_gain_c, grad_bias_c = (torch.stack(g).sum(0) for g in step_grads)
         grad_bias = da.sum((0, 1)) if ctx.needs_input_grad[5] else None
         need = ctx.needs_input_grad
         # (T, N, 4H): the gradient of the pre-activations, which is that of projected
@@ -151,7 +152,7 @@ class _BatchNormLSTMSequence(torch.autograd.Function):
         grad_c0 = dc_next.clone() if need[2] else None
         grad_w_hh = None
         if need[3]:
-            grad_w_hh = dr_all.view(T * N, 4 * H).t().mm(hs[:-1].reshape(T * N, H))
+            grad_w_hh = torch.cat(drs[::-1]).t().mm(hs[:-1].reshape(T * N, H))
         return (grad_projected, grad_h0, grad_c0, grad_w_hh,
                 grad_gain_hh if need[4] else None, grad_bias,
                 grad_gain_c if need[6] else None, grad_bias_c if need[7] else None,
