@@ -29,6 +29,9 @@ biases ``(GH,)`` (``G = 4`` for the LSTM, 3 for the GRU).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -59,8 +62,21 @@ def aten_gru_pays(x: Tensor) -> bool:
     return x.device.type == "cuda" and x.size(0) > 0 and x.size(1) > 0
 
 
-def _no_gradient(*tensors: Tensor) -> bool:
-    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+def _run(kernel: Callable[..., Any], x: Tensor, state: Any, params: list[Tensor], hidden: int,
+         chunk: int) -> tuple[Tensor, Any]:  # fmt: skip
+    """``kernel`` (``torch.lstm``/``torch.gru``, one layer) over ``x (T, N, D)`` from ``state``:
+    ``(output (T, N, hidden), final state)``; without gradients ``chunk`` steps per call."""
+    tensors = [x, *params, *(state if isinstance(state, tuple) else (state,))]
+    if x.size(0) <= chunk or torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        out, *final = kernel(x, state, params, True, 1, 0.0, False, False, False)
+        return out, final
+    out = x.new_empty(x.size(0), x.size(1), hidden)
+    for start in range(0, x.size(0), chunk):
+        part, *final = kernel(x[start : start + chunk], state, params, True, 1, 0.0, False,
+                              False, False)  # fmt: skip
+        out[start : start + part.size(0)] = part
+        state = tuple(final) if isinstance(state, tuple) else final[0]
+    return out, final
 
 
 def aten_lstm_sequence(
@@ -74,15 +90,7 @@ def aten_lstm_sequence(
     """
     params = [weight_ih, weight_hh, bias, torch.zeros_like(bias)]
     hx = (h0.unsqueeze(0).contiguous(), c0.unsqueeze(0).contiguous())
-    if x.size(0) > chunk and _no_gradient(x, h0, c0, weight_ih, weight_hh, bias):
-        out = x.new_empty(x.size(0), x.size(1), h0.size(1))
-        for start in range(0, x.size(0), chunk):
-            part, h, c = torch.lstm(x[start : start + chunk], hx, params, True, 1, 0.0, False,
-                                    False, False)  # fmt: skip
-            out[start : start + part.size(0)] = part
-            hx = (h, c)
-        return out, hx[0].squeeze(0), hx[1].squeeze(0)
-    out, h, c = torch.lstm(x, hx, params, True, 1, 0.0, False, False, False)
+    out, (h, c) = _run(torch.lstm, x, hx, params, h0.size(1), chunk)
     return out, h.squeeze(0), c.squeeze(0)
 
 
@@ -95,13 +103,5 @@ def aten_gru_sequence(
     Differentiable in every argument; without gradients the steps run ``chunk`` at a time.
     """
     params = [weight_ih, weight_hh, bias_ih, bias_hh]
-    h = h0.unsqueeze(0).contiguous()
-    if x.size(0) > chunk and _no_gradient(x, h0, *params):
-        out = x.new_empty(x.size(0), x.size(1), h0.size(1))
-        for start in range(0, x.size(0), chunk):
-            part, h = torch.gru(x[start : start + chunk], h, params, True, 1, 0.0, False, False,
-                                False)  # fmt: skip
-            out[start : start + part.size(0)] = part
-        return out, h.squeeze(0)
-    out, h = torch.gru(x, h, params, True, 1, 0.0, False, False, False)
+    out, (h,) = _run(torch.gru, x, h0.unsqueeze(0).contiguous(), params, h0.size(1), chunk)
     return out, h.squeeze(0)
