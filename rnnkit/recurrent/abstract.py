@@ -28,71 +28,13 @@ import torch
 from torch import nn
 
 from .. import _nest
-from .._checks import expect_positive_int, named_errors
+from .._checks import expect_positive_int
 from .._state import CarriedState, CarriesState, StateSpec, check_state, parameter_like
 from ..masking.zero_mask import check_n_input_dim, masked_call, zero_masked, zero_rows
+from .step_clock import _Steps, _TruncationGate  # _Steps: where pickles of before find it too
 
 # kernel(x (T, N, *), state, valid (T, N) or None) -> (output (T, N, *), final_state)
 SequenceKernel = Callable[[torch.Tensor, Any, "torch.Tensor | None"], tuple[Any, Any]]
-
-
-class _Clock:
-    """Counts the steps forwarded since the last ``forget()``; read by the gates at backward.
-
-    ``backward_seen`` is set when a backward pass has gone through this sequence's gates: the
-    graph of the steps so far may then be freed, so the next step starts a new graph (a module
-    stepped by hand and trained chunk by chunk, as in the original's tests).
-    """
-
-    __slots__ = ("count", "backward_seen")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.backward_seen = False
-
-
-class _TruncationGate(torch.autograd.Function):
-    """Identity whose backward is cut once the step falls more than ``rho`` steps behind."""
-
-    @staticmethod
-    def forward(ctx: Any, clock: _Clock, step: int, rho: int, *tensors: torch.Tensor) -> tuple:
-        ctx.clock, ctx.step, ctx.rho = clock, step, rho
-        return tuple(t.view_as(t) for t in tensors)
-
-    @staticmethod
-    def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple:
-        ctx.clock.backward_seen = True
-        if ctx.step > ctx.clock.count - ctx.rho:
-            return (None, None, None, *grads)
-        return (None, None, None) + (None,) * len(grads)
-
-
-class _Steps:
-    """Where a step module is in its current sequence (a plain object: cheap to update per step).
-
-    ``cache`` holds per-sequence values (variational dropout masks); it is emptied at every
-    call boundary, and copies and pickles keep it (a copy continues the same sequence).
-    """
-
-    __slots__ = ("step", "clock", "window_end", "cache")
-
-    def __init__(self) -> None:
-        self.step = 1
-        self.clock = _Clock()
-        self.window_end: int | None = None
-        self.cache: dict = {}
-
-    def __getstate__(self) -> dict:
-        cache = {k: _nest.detach(v) for k, v in self.cache.items()}
-        return {"step": self.step, "count": self.clock.count, "cache": cache}
-
-    def __setstate__(self, state: dict) -> None:
-        _Steps.__init__(self)
-        self.step, self.clock.count, self.cache = state["step"], state["count"], state["cache"]
-
-    def apply(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        """Move the cached per-sequence tensors with the module (``.to()``, ``.double()``)."""
-        self.cache = {k: _nest.map_tensors(fn, v) for k, v in self.cache.items()}
 
 
 class AbstractRecurrent(CarriesState):
@@ -323,73 +265,3 @@ def recurrent_modules(module: nn.Module) -> Iterator[AbstractRecurrent]:
     for m in module.modules():
         if isinstance(m, AbstractRecurrent):
             yield m
-
-
-def outer_recurrent_modules(module: nn.Module) -> list[AbstractRecurrent]:
-    """The step modules inside ``module`` that are not nested in another step module."""
-    found: list[AbstractRecurrent] = []
-
-    def visit(m: nn.Module) -> None:
-        for child in m.children():
-            if isinstance(child, AbstractRecurrent):
-                found.append(child)
-            else:
-                visit(child)
-
-    visit(module)
-    return found
-
-
-def nested_state(modules: list[AbstractRecurrent]) -> Any:
-    """The state of one step module, a tuple of the states of several, ``None`` if none."""
-    if not modules:
-        return None
-    states = [m.get_state() for m in modules]
-    return states[0] if len(states) == 1 else tuple(states)
-
-
-def set_nested_state(owner: str, modules: list[AbstractRecurrent], state: Any) -> None:
-    """Give ``modules`` the state :func:`nested_state` returned; errors name ``owner``."""
-    if not modules:
-        if state is not None:
-            raise ValueError(
-                f"{owner}: expected no state (it drives no step module), got {type(state).__name__}"
-            )
-        return
-    if len(modules) == 1:
-        with named_errors(owner):
-            modules[0].set_state(state)
-        return
-    if state is None:
-        state = (None,) * len(modules)
-    if not isinstance(state, (tuple, list)) or len(state) != len(modules):
-        names = ", ".join(type(m).__name__ for m in modules)
-        got = (
-            f"a {type(state).__name__} of {len(state)}"
-            if isinstance(state, (tuple, list))
-            else type(state).__name__
-        )
-        raise TypeError(
-            f"{owner}: expected a tuple of {len(modules)} states (one per step module: {names}), got {got}"
-        )
-    with named_errors(owner):
-        for m, s in zip(modules, state):
-            m.set_state(s)
-
-
-@contextlib.contextmanager
-def sequence_window(module: nn.Module, n_steps: int) -> Iterator[None]:
-    """Tell every step module in ``module`` that the next ``n_steps`` calls are one sequence.
-
-    Inside the window each step module runs the steps older than its ``rho`` (counted
-    from the end of the window) without building a graph, which both truncates the
-    gradient and keeps training memory bounded by ``rho``.
-    """
-    modules = list(recurrent_modules(module))
-    for m in modules:
-        m._steps.window_end = m.step - 1 + n_steps
-    try:
-        yield
-    finally:
-        for m in modules:
-            m._steps.window_end = None

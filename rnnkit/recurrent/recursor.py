@@ -14,13 +14,8 @@ from torch import nn
 
 from .. import _nest
 from .._checks import user_errors
-from .abstract import (
-    AbstractRecurrent,
-    SequenceKernel,
-    nested_state,
-    outer_recurrent_modules,
-    set_nested_state,
-)
+from .abstract import AbstractRecurrent, SequenceKernel
+from .module_tree import nested_state, outer_recurrent_modules, set_nested_state
 from .row_wise import apply_to_rows, is_row_wise
 
 

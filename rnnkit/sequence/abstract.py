@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from .._state import CarriedState, CarriesState, StateSpec, check_state, parameter_like
-from ..recurrent.abstract import nested_state, outer_recurrent_modules, set_nested_state
+from ..recurrent.module_tree import nested_state, outer_recurrent_modules, set_nested_state
 
 if TYPE_CHECKING:
     from typing_extensions import Self

@@ -15,7 +15,7 @@ from torch import nn
 
 from .. import _nest
 from .._checks import expect_positive_int, named_errors
-from ..recurrent.abstract import sequence_window
+from ..recurrent.module_tree import sequence_window
 from ..reinforce.reinforce import reinforce_modules
 from .abstract import AbstractSequencer, refuse_remember
 from .sequencer import as_step_module

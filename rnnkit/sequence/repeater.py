@@ -13,7 +13,7 @@ from torch import nn
 
 from .. import _seqio
 from .._checks import expect_positive_int, named_errors
-from ..recurrent.abstract import sequence_window
+from ..recurrent.module_tree import sequence_window
 from .abstract import AbstractSequencer, refuse_remember
 from .sequencer import as_step_module
 

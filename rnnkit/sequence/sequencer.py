@@ -15,7 +15,8 @@ from torch import nn
 from .. import _seqio
 from .._checks import expect_integer, named_errors
 from ..kernels.scan import exporting
-from ..recurrent.abstract import AbstractRecurrent, sequence_window
+from ..recurrent.abstract import AbstractRecurrent
+from ..recurrent.module_tree import sequence_window
 from ..recurrent.recursor import Recursor
 from ..recurrent.whole_sequence import scannable
 from .abstract import AbstractSequencer

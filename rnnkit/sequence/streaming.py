@@ -21,7 +21,8 @@ from torch import nn
 
 from .._checks import named_errors
 from .._state import CarriedState, StateSpec, TensorSpec, describe_spec, parameter_like
-from ..recurrent.abstract import AbstractRecurrent, outer_recurrent_modules
+from ..recurrent.abstract import AbstractRecurrent
+from ..recurrent.module_tree import outer_recurrent_modules
 from .abstract import AbstractSequencer
 
 

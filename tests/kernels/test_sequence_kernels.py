@@ -14,7 +14,7 @@ from torch.testing import assert_close
 from rnnkit import GRU, LSTM, FastLSTM, Repeater, Sequencer
 from rnnkit.kernels.gru import gru_sequence
 from rnnkit.kernels.lstm import lstm_sequence
-from rnnkit.recurrent.abstract import sequence_window
+from rnnkit.recurrent.module_tree import sequence_window
 
 T, N, D, H = 6, 3, 4, 5
 TIGHT = dict(rtol=1e-10, atol=1e-12)
