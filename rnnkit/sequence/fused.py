@@ -15,7 +15,6 @@ import contextlib
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from .. import _nest, _seqio
 from .._checks import (
@@ -31,6 +30,7 @@ from .._state import StateSpec, TensorSpec, check_state
 from ..kernels.scan import exporting, scan_steps
 from ..recurrent.abstract import AbstractRecurrent
 from .abstract import AbstractSequencer
+from .fused_padding import run_masked
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -186,84 +186,11 @@ class FusedRecurrentLayer(AbstractSequencer):
         """Under ``torch.export``: one input GEMM, then :meth:`_step` as one ``scan``.
 
         The sequence length stays dynamic in the exported graph; masks reset the state at every
-        zero step (what ``_run_masked`` computes).
+        zero step (what :func:`~rnnkit.sequence.fused_padding.run_masked` computes).
         """
         projected = torch.nn.functional.linear(x, self.weight_ih, self.bias_ih)
         out, final = scan_steps(self._step, [h.squeeze(0) for h in hx], projected, valid)
         return out, [f.unsqueeze(0) for f in final]
-
-    def _run_packed(
-        self, xs: torch.Tensor, hx: list[torch.Tensor], length: torch.Tensor, T: int
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The kernel's packed-sequence path over rows aligned at ``t = 0`` of ``length`` steps."""
-        packed = pack_padded_sequence(xs, length.cpu(), enforce_sorted=False)
-        # enforce_sorted=False: the indices are never None (torch types them Optional)
-        h_sorted = [h.index_select(1, packed.sorted_indices) for h in hx]  # type: ignore[arg-type]
-        data, finals = self._run(packed.data, h_sorted, packed.batch_sizes)
-        finals = [f.index_select(1, packed.unsorted_indices) for f in finals]
-        out_packed = PackedSequence(
-            data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
-        )
-        out_rows, _ = pad_packed_sequence(out_packed, total_length=T)  # (T, K, R)
-        return out_rows, finals
-
-    def _run_masked(
-        self, x: torch.Tensor, hx: list[torch.Tensor], valid: torch.Tensor, need_final: bool
-    ) -> tuple[torch.Tensor, list[torch.Tensor] | None]:
-        """Run each row's contiguous block of real steps, from zero state unless it starts at 0.
-
-        Matches a step module with ``mask_zero``: padded steps output zeros and reset the
-        state, so a row whose real steps start after ``t = 0`` starts from zeros and a row
-        whose real steps end before ``T`` ends with a zero state.
-        """
-        T, N, D = x.shape
-        lengths = valid.sum(0)  # (N,)
-        starts = valid.to(torch.uint8).argmax(0)  # first real step (0 for empty rows)
-        t = torch.arange(T, device=x.device).unsqueeze(1)  # (T, 1)
-        contiguous = (t >= starts) & (t < starts + lengths)
-        if not torch.equal(contiguous, valid) or (
-            need_final and self._is_lstm and self._resets_in_kernel
-        ):
-            # A zero step inside a row resets its state there (the original's SeqLSTM/SeqGRU).
-            # An LSTM's final cell after each row's last real step is not in the dense kernel's
-            # output, and the packed path is slower than rnnkit's own masked kernel.
-            return self._run_resetting(x, hx, valid)
-        rows = (lengths > 0).nonzero().squeeze(1)
-        out_size = self._state_sizes()[0]
-        if rows.numel() == 0:
-            # All padding: zeros, kept on the graph so that backward() gives zero gradients.
-            zero = sum(w[:0].sum() for w in self._weights()) + x[:0].sum()
-            return x.new_zeros(T, N, out_size) + zero, [
-                torch.zeros_like(h) + h[:0].sum() for h in hx
-            ]
-        s, length = starts[rows], lengths[rows]
-        # Shift each row so that its real steps start at t = 0, run, shift back.
-        forward_idx = (t + s).clamp(max=T - 1)  # (T, K)
-        xs = x.index_select(1, rows).gather(0, forward_idx.unsqueeze(2).expand(-1, -1, D))
-        starts_at_zero = (s == 0).view(1, -1, 1)
-        h_rows = [torch.where(starts_at_zero, h.index_select(1, rows), 0.0) for h in hx]
-        if need_final and self._is_lstm:
-            out_rows, finals = self._run_packed(xs, h_rows, length, T)
-        else:
-            # Aligned at t = 0, every row's real steps come first, and what the kernel computes
-            # after a row's end never reaches them: the dense kernel (oneDNN on CPU, much
-            # faster than the packed path) over max(length) steps gives the same outputs.
-            t_max = int(length.max())
-            out_rows, _ = self._run(xs[:t_max], h_rows)
-            if t_max < T:
-                out_rows = torch.cat((out_rows, out_rows.new_zeros(T - t_max, *out_rows.shape[1:])))
-            last = (length - 1).view(1, -1, 1).expand(1, -1, out_size)
-            finals = [out_rows.gather(0, last)]  # h after each row's last real step (GRU, RNN)
-        back_idx = (t - s).clamp(min=0)
-        out_rows = out_rows.gather(0, back_idx.unsqueeze(2).expand(-1, -1, out_size))
-        out_rows = out_rows.masked_fill(~valid.index_select(1, rows).unsqueeze(2), 0.0)
-        output = x.new_zeros(T, N, out_size).index_copy(1, rows, out_rows)
-        ends_at_last = (s + length == T).view(1, -1, 1)
-        final = [
-            torch.zeros_like(h).index_copy(1, rows, torch.where(ends_at_last, f, 0.0))
-            for h, f in zip(hx, finals)
-        ]
-        return output, final
 
     def _run_resetting(
         self, x: torch.Tensor, hx: list[torch.Tensor], valid: torch.Tensor
@@ -337,7 +264,7 @@ class FusedRecurrentLayer(AbstractSequencer):
             else:
                 # The final state is kept even when this call does not remember: a later call
                 # that does continues from it (the original: neither, neither, both).
-                output, final = self._run_masked(x, hx, valid, need_final=True)
+                output, final = run_masked(self, x, hx, valid, need_final=True)
         final = self._to_user(final)
         keep_graph = self.training and torch.is_grad_enabled()
         self._carry.set(final if keep_graph else _nest.detach(final))
