@@ -67,8 +67,11 @@ def _run(kernel: Callable[..., Any], x: Tensor, state: Any, params: list[Tensor]
     """``kernel`` (``torch.lstm``/``torch.gru``, one layer) over ``x (T, N, D)`` from ``state``:
     ``(output (T, N, hidden), final state)``; without gradients ``chunk`` steps per call."""
     tensors = [x, *params, *(state if isinstance(state, tuple) else (state,))]
-    if x.size(0) <= chunk or torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        out, *final = kernel(x, state, params, True, 1, 0.0, False, False, False)
+    grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    if x.size(0) <= chunk or grad:
+        # train=True whenever a gradient is wanted: cuDNN keeps its backward's workspace only
+        # in training mode (dropout is 0, so the flag changes nothing else).
+        out, *final = kernel(x, state, params, True, 1, 0.0, grad, False, False)
         return out, final
     out = x.new_empty(x.size(0), x.size(1), hidden)
     for start in range(0, x.size(0), chunk):

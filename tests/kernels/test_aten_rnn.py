@@ -187,3 +187,15 @@ def test_gru_route_chunks_inference_and_is_not_taken_for_other_calls(monkeypatch
     gru_sequence(*args, reset_after=True, h_mask=h_mask)  # dropout masks
     assert len(calls) == 6
     assert not aten_rnn.aten_gru_pays(torch.randn(5, 2, 3))  # on the CPU: rnnkit's kernel
+
+
+def test_the_route_calls_aten_in_training_mode_when_a_gradient_is_wanted(monkeypatch):
+    """cuDNN keeps its backward's workspace only with ``train=True``; dropout is 0 anyway."""
+    monkeypatch.setattr(lstm_kernels, "aten_lstm_pays", lambda *a: True)
+    flags, lstm = [], torch.lstm
+    monkeypatch.setattr(torch, "lstm", lambda *a: flags.append(a[6]) or lstm(*a))
+    args = _args(T=5, N=2, D=3, H=4, dtype=torch.float64)
+    lstm_sequence(*args)
+    with torch.no_grad():
+        lstm_sequence(*args)
+    assert flags == [True, False]
