@@ -108,7 +108,9 @@ class _BatchNormLSTMSequence(torch.autograd.Function):
         # Per step, from the batch-norm backwards (newest first): the gradient of h W_hhᵀ and
         # of the gains and BN_c's bias (BN_hh's is the pre-activations' bias gradient).
         drs: list[Tensor] = []
-        step_grads: tuple[list[Tensor], ...] = ([], [], [])  # gain_hh, gain_c, bias_c
+        gains_hh: list[Tensor] = []
+        gains_c: list[Tensor] = []
+        biases_c: list[Tensor] = []
         steps = (da, dz_from_h, f, c_in, rs, mean_hh, invstd_hh, mean_c, invstd_c)
         (da_t, dz_from_h_t, f_t, c_in_t, rs_t, mean_hh_t, invstd_hh_t, mean_c_t,
          invstd_c_t) = (b.unbind(0) for b in steps)  # fmt: skip
@@ -137,13 +139,15 @@ class _BatchNormLSTMSequence(torch.autograd.Function):
                                                mean_hh_t[t], invstd_hh_t[t], True, eps_hh,
                                                gain_only)  # fmt: skip
             drs.append(dr)
-            for grads, g in zip(step_grads, (grad_gain_hh, grad_gain_c, grad_bias_c)):
-                grads.append(g)
+            gains_hh.append(grad_gain_hh)
+            gains_c.append(grad_gain_c)
+            biases_c.append(grad_bias_c)
             if t > 0:
                 dh = w_hh_back.add(grad_t[t - 1], dr)
             elif ctx.needs_input_grad[1]:
                 dh = w_hh_back(dr)
-        grad_gain_hh, grad_gain_c, grad_bias_c = (torch.stack(g).sum(0) for g in step_grads)
+        grad_gain_hh, grad_gain_c, grad_bias_c = (torch.stack(g).sum(0)
+                                                  for g in (gains_hh, gains_c, biases_c))  # fmt: skip
         grad_bias = da.sum((0, 1)) if ctx.needs_input_grad[5] else None
         need = ctx.needs_input_grad
         # (T, N, 4H): the gradient of the pre-activations, which is that of projected

@@ -27,6 +27,7 @@ from .._checks import (
 )
 from .._params import new_parameter, uniform_init
 from .._state import StateSpec, TensorSpec, check_state
+from ..kernels.autocast import autocast_dtype
 from ..kernels.scan import exporting, scan_steps
 from ..recurrent.abstract import AbstractRecurrent
 from .abstract import AbstractSequencer
@@ -165,10 +166,10 @@ class FusedRecurrentLayer(AbstractSequencer):
         self, x: torch.Tensor, hx: list[torch.Tensor], batch_sizes: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         weights, device, dtype = self._kernel_weights(), x.device.type, self.weight_ih.dtype
-        autocast = torch.is_autocast_enabled(device)
-        if autocast:  # cast by hand: autocast casts only some of oneDNN's LSTM arguments (a
-            # CPU error, nn.LSTM's too); the final state comes back fp32, so the carried one is
-            low = torch.get_autocast_dtype(device)
+        low = autocast_dtype(x)
+        autocast = low is not None
+        if autocast:  # cast by hand: autocast casts only some of oneDNN's LSTM arguments
+            # (a CPU error, nn.LSTM's too); the final state comes back fp32, so the carried one is
             x, hx, weights = x.to(low), [h.to(low) for h in hx], [w.to(low) for w in weights]
         h = tuple(hx) if self._is_lstm else hx[0]
         with torch.autocast(device, enabled=False) if autocast else contextlib.nullcontext():

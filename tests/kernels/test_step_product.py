@@ -51,7 +51,8 @@ def _run(kernel, args, params):
     return outputs, torch.autograd.grad(loss, params)
 
 
-def _both(kernel, args, params, monkeypatch):
+def _assert_onednn_equals_blas(kernel, args, params, monkeypatch):
+    """``kernel``'s outputs and gradients on oneDNN (every product) equal those on the BLAS."""
     monkeypatch.setattr(step_product, "MIN_WEIGHT_SIZE", 0)
     monkeypatch.setattr(step_product, "MIN_PROJECTION_SIZE", 0)  # the input projections too
     monkeypatch.setattr(step_product, "MIN_STEPS", 0)
@@ -61,7 +62,9 @@ def _both(kernel, args, params, monkeypatch):
     fast = _run(kernel, args, params)
     assert calls and all(calls)  # the forward and the backward ran on oneDNN
     monkeypatch.setattr(step_product, "ONEDNN", False)
-    return fast, _run(kernel, args, params)
+    slow = _run(kernel, args, params)
+    for f, s in zip((*fast[0], *fast[1]), (*slow[0], *slow[1])):
+        assert_close(f, s, **FP32)
 
 
 @needs_onednn
@@ -76,12 +79,10 @@ def test_lstm_kernel_on_onednn_equals_blas(peephole, monkeypatch):
     for p in params:
         p.requires_grad_()
     valid = (torch.rand(T, N) > 0.2).float()
-    (fast, fast_grads), (slow, slow_grads) = _both(
+    _assert_onednn_equals_blas(
         lambda *a: lstm_sequence(*a, peepholes=peep, valid=valid),
         (x, h0, c0, w_ih, w_hh, b), params, monkeypatch,
     )  # fmt: skip
-    for f, s in zip((*fast, *fast_grads), (*slow, *slow_grads)):
-        assert_close(f, s, **FP32)
 
 
 @needs_onednn
@@ -95,11 +96,9 @@ def test_gru_kernel_on_onednn_equals_blas(reset_after, monkeypatch):
     params = [x, h0, w_ih, w_hh, b_ih, b_hh]
     for p in params:
         p.requires_grad_()
-    (fast, fast_grads), (slow, slow_grads) = _both(
+    _assert_onednn_equals_blas(
         lambda *a: gru_sequence(*a, reset_after=reset_after), params, params, monkeypatch
     )
-    for f, s in zip((*fast, *fast_grads), (*slow, *slow_grads)):
-        assert_close(f, s, **FP32)
 
 
 @needs_onednn
@@ -132,12 +131,10 @@ def test_mufuru_kernel_on_onednn_equals_blas(monkeypatch):
     params = [x, s0, *weights]
     for p in params:
         p.requires_grad_()
-    (fast, fast_grads), (slow, slow_grads) = _both(
+    _assert_onednn_equals_blas(
         lambda x, s0, *w: mufuru_sequence(x, s0, tuple(MUFURU_OPS), *w), params, params,
         monkeypatch,
     )  # fmt: skip
-    for f, s in zip((*fast, *fast_grads), (*slow, *slow_grads)):
-        assert_close(f, s, **FP32)
 
 
 class _UserCell(torch.nn.Module):
@@ -163,11 +160,9 @@ def test_deferred_and_batchnorm_products_on_onednn_equal_blas(cell, monkeypatch)
               else rnnkit.FastLSTM(D, H, batchnorm=True))  # fmt: skip
     x = torch.randn(T, N, D, requires_grad=True)
     params = [x, *module.parameters()]
-    (fast, fast_grads), (slow, slow_grads) = _both(
+    _assert_onednn_equals_blas(
         lambda x: (rnnkit.Sequencer(module)(x),), (x,), params, monkeypatch
     )
-    for f, s in zip((*fast, *fast_grads), (*slow, *slow_grads)):
-        assert_close(f, s, **FP32)
 
 
 @needs_onednn
@@ -182,11 +177,9 @@ def test_packed_lstm_kernel_on_onednn_equals_blas(monkeypatch):
         p.requires_grad_()
     valid = torch.arange(T).unsqueeze(1) >= T - torch.tensor([7, 2, 5, 1])  # left padding
     pk = packing(valid)
-    (fast, fast_grads), (slow, slow_grads) = _both(
+    _assert_onednn_equals_blas(
         lambda *a: packed_lstm_sequence(*a, pk), params, params, monkeypatch
     )
-    for f, s in zip((*fast, *fast_grads), (*slow, *slow_grads)):
-        assert_close(f, s, **FP32)
 
 
 @needs_onednn
